@@ -1,0 +1,39 @@
+/**
+ * The REST route table. The gateway builds its aliases from it and `/api/openapi.json` is
+ * generated from it plus the actions' own `params` schemas, so the document cannot drift from
+ * what the gateway serves.
+ */
+
+export type HttpMethod = "GET" | "POST" | "PATCH" | "DELETE" | "HEAD" | "PUT";
+export type RouteAuth = "none" | "optional" | "user" | "creator" | "admin";
+
+export interface RouteDef {
+	method: HttpMethod;
+	/** moleculer-web alias path under `/api/v1`, with `:param` segments */
+	path: string;
+	action: string;
+	summary: string;
+	tag: string;
+	auth: RouteAuth;
+	/** HTTP status of a success (default 200) */
+	status?: number;
+}
+
+export const API_PREFIX = "/api/v1";
+
+export const API_ROUTES: RouteDef[] = [
+	{ method: "GET", path: "/health", action: "monitor.health", summary: "Liveness of this node", tag: "ops", auth: "none" },
+	{ method: "GET", path: "/ready", action: "monitor.ready", summary: "Readiness of every configured dependency (503 names the failing ones)", tag: "ops", auth: "none" },
+	{ method: "GET", path: "/videos", action: "metadata.search", summary: "List and search the videos the caller may see", tag: "videos", auth: "optional" },
+	{ method: "GET", path: "/videos/:id", action: "metadata.show", summary: "One video", tag: "videos", auth: "optional" },
+	{ method: "PATCH", path: "/videos/:id", action: "metadata.update", summary: "Edit title, description, tags or access", tag: "videos", auth: "user" },
+	{ method: "DELETE", path: "/videos/:id", action: "metadata.remove", summary: "Delete a video with its files", tag: "videos", auth: "user" },
+	{ method: "GET", path: "/cluster/nodes", action: "monitor.nodes", summary: "Nodes, their services, versions, uptime and CPU", tag: "ops", auth: "admin" },
+	{ method: "GET", path: "/alerts", action: "monitor.alerts", summary: "Active and recent alerts", tag: "ops", auth: "admin" },
+	{ method: "GET", path: "/audit", action: "monitor.audit", summary: "The audit log of writes", tag: "ops", auth: "admin" },
+];
+
+/** moleculer-web aliases (`"GET /videos/:id": "metadata.show"`) from a route table. */
+export function toAliases(routes: RouteDef[]): Record<string, string> {
+	return Object.fromEntries(routes.map(r => [`${r.method} ${r.path}`, r.action]));
+}

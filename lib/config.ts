@@ -1,0 +1,219 @@
+/**
+ * Configuration: the environment, parsed once into a typed object. A bad value throws a
+ * ConfigError that names the variable, and the process stops at start.
+ */
+import path from "node:path";
+import os from "node:os";
+import { ConfigError } from "./errors";
+
+export const ALL_SERVICES = [
+	"api",
+	"upload",
+	"streaming",
+	"metadata",
+	"cache",
+	"auth",
+	"worker",
+	"monitor",
+	"transcoder",
+] as const;
+export type ServiceName = (typeof ALL_SERVICES)[number];
+
+export interface S3Config {
+	endpoint?: string;
+	bucket: string;
+	region: string;
+	accessKeyId?: string;
+	secretAccessKey?: string;
+}
+
+export interface Config {
+	port: number;
+	dataDir: string;
+	transporter: string | null;
+	namespace: string;
+	nodeId: string | null;
+	services: ServiceName[];
+	redisUrl: string | null;
+	mongoUri: string | null;
+	s3: S3Config | null;
+	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	metricsPort: number | null;
+	requestTimeoutMs: number;
+	rateLimit: { window: number; limit: number };
+	corsOrigins: string[] | "*";
+	ffmpegPath: string;
+	ffprobePath: string;
+	uploadMaxBytes: number;
+	uploadExpiryMs: number;
+	playbackSecret: string;
+	playbackTtlSec: number;
+	transcoderLabels: string[];
+	transcoderMaxJobs: number;
+	heavyJobCost: number;
+	siweDomain: string;
+	chainRpcUrls: Record<string, string>;
+	adminAddresses: string[];
+	creators: "anyone" | string[];
+	alertErrorRate: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, def: string): string {
+	const v = env[name];
+	return v === undefined || v === "" ? def : v;
+}
+
+function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return def;
+	if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got '${raw}'`);
+	const n = Number(raw);
+	if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+	return n;
+}
+
+function num(env: Env, name: string, def: number): number {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return def;
+	const n = Number(raw);
+	if (!Number.isFinite(n) || n < 0) throw new ConfigError(name, `must be a number ≥ 0, got '${raw}'`);
+	return n;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+	const raw = env[name];
+	if (raw === undefined || raw === "") return null;
+	let u: URL;
+	try {
+		u = new URL(raw);
+	} catch {
+		throw new ConfigError(name, `must be a URL (${protocols.join(" or ")}), got '${raw}'`);
+	}
+	if (!protocols.includes(u.protocol.replace(/:$/, "")))
+		throw new ConfigError(name, `must use ${protocols.join(" or ")}://, got '${u.protocol}//'`);
+	return raw;
+}
+
+function list(env: Env, name: string): string[] {
+	return str(env, name, "")
+		.split(",")
+		.map(s => s.trim())
+		.filter(Boolean);
+}
+
+/** Parses a duration like `24h`, `30m`, `90s`, `500ms` or plain milliseconds. */
+export function parseDuration(name: string, raw: string): number {
+	const m = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
+	if (!m) throw new ConfigError(name, `must be a duration such as 30s, 15m or 24h, got '${raw}'`);
+	const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"]!;
+	return Number(m[1]) * mult;
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+/** Reads the environment into a typed Config; throws ConfigError naming the bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+	const transporter = url(env, "TRANSPORTER", ["nats"]);
+	const services = env.SERVICES
+		? list(env, "SERVICES").map(s => {
+				if (!(ALL_SERVICES as readonly string[]).includes(s))
+					throw new ConfigError(
+						"SERVICES",
+						`names an unknown service '${s}' (known: ${ALL_SERVICES.join(", ")})`,
+					);
+				return s as ServiceName;
+			})
+		: [...ALL_SERVICES];
+	if (services.length === 0) throw new ConfigError("SERVICES", "must name at least one service");
+
+	const logLevel = str(env, "LOGLEVEL", "info");
+	if (!["fatal", "error", "warn", "info", "debug", "trace"].includes(logLevel))
+		throw new ConfigError("LOGLEVEL", `must be one of fatal, error, warn, info, debug, trace`);
+
+	const namespace = str(env, "NAMESPACE", "streamgate");
+	if (!/^[A-Za-z0-9_-]{1,64}$/.test(namespace))
+		throw new ConfigError("NAMESPACE", "must be 1-64 letters, digits, '-' or '_'");
+
+	const s3Bucket = env.S3_BUCKET;
+	const s3: S3Config | null = s3Bucket
+		? {
+				endpoint: url(env, "S3_ENDPOINT", ["http", "https"]) ?? undefined,
+				bucket: s3Bucket,
+				region: str(env, "S3_REGION", "us-east-1"),
+				accessKeyId: env.S3_ACCESS_KEY_ID,
+				secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+			}
+		: null;
+	if (!s3 && env.S3_ENDPOINT) throw new ConfigError("S3_BUCKET", "is required when S3_ENDPOINT is set");
+
+	let chainRpcUrls: Record<string, string> = {};
+	if (env.CHAIN_RPC_URLS) {
+		try {
+			chainRpcUrls = JSON.parse(env.CHAIN_RPC_URLS);
+		} catch {
+			throw new ConfigError("CHAIN_RPC_URLS", `must be JSON like {"1":"https://…"}`);
+		}
+		if (typeof chainRpcUrls !== "object" || chainRpcUrls === null || Array.isArray(chainRpcUrls))
+			throw new ConfigError("CHAIN_RPC_URLS", "must be a JSON object of chain id → URL");
+		for (const [id, u] of Object.entries(chainRpcUrls)) {
+			if (!/^\d+$/.test(id) || typeof u !== "string" || !/^(https?|wss?):\/\//.test(u))
+				throw new ConfigError("CHAIN_RPC_URLS", `has a bad entry '${id}': '${String(u)}'`);
+		}
+	}
+
+	const adminAddresses = list(env, "ADMIN_ADDRESSES");
+	for (const a of adminAddresses)
+		if (!ADDRESS.test(a)) throw new ConfigError("ADMIN_ADDRESSES", `has a bad address '${a}'`);
+	const creatorsRaw = str(env, "CREATORS", "anyone");
+	const creators = creatorsRaw === "anyone" ? "anyone" : list(env, "CREATORS");
+	if (creators !== "anyone")
+		for (const a of creators)
+			if (!ADDRESS.test(a)) throw new ConfigError("CREATORS", `has a bad address '${a}'`);
+
+	const dataDir = path.resolve(str(env, "DATA_DIR", "./data"));
+	const port = int(env, "PORT", 3000, 0, 65535);
+	const metricsRaw = env.METRICS_PORT;
+	const metricsPort =
+		metricsRaw === "off" || metricsRaw === "0" ? null : int(env, "METRICS_PORT", 3030, 1, 65535);
+
+	const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+	const playbackSecret = str(env, "PLAYBACK_SECRET", "");
+	if (playbackSecret && playbackSecret.length < 16)
+		throw new ConfigError("PLAYBACK_SECRET", "must be at least 16 characters");
+
+	return {
+		port,
+		dataDir,
+		transporter,
+		namespace,
+		nodeId: env.NODE_ID || null,
+		services,
+		redisUrl: url(env, "REDIS_URL", ["redis", "rediss"]),
+		mongoUri: url(env, "MONGO_URI", ["mongodb", "mongodb+srv"]),
+		s3,
+		logLevel: logLevel as Config["logLevel"],
+		metricsPort,
+		requestTimeoutMs: int(env, "REQUEST_TIMEOUT", 10_000, 100),
+		rateLimit: {
+			window: int(env, "RATE_LIMIT_WINDOW", 60_000, 1000),
+			limit: int(env, "RATE_LIMIT", 6000, 1),
+		},
+		corsOrigins: env.CORS_ORIGINS ? list(env, "CORS_ORIGINS") : "*",
+		ffmpegPath: str(env, "FFMPEG_PATH", "ffmpeg"),
+		ffprobePath: str(env, "FFPROBE_PATH", "ffprobe"),
+		uploadMaxBytes: int(env, "UPLOAD_MAX_BYTES", 10 * 1024 ** 3, 1),
+		uploadExpiryMs: parseDuration("UPLOAD_EXPIRY", str(env, "UPLOAD_EXPIRY", "24h")),
+		playbackSecret,
+		playbackTtlSec: int(env, "PLAYBACK_TTL", 6 * 3600, 10),
+		transcoderLabels: list(env, "TRANSCODER_LABELS"),
+		transcoderMaxJobs: int(env, "TRANSCODER_MAX_JOBS", Math.max(1, Math.floor(cpus / 2)), 1, 1024),
+		heavyJobCost: num(env, "HEAVY_JOB_COST", 1920 * 1080 * 30 * 60 * 3),
+		siweDomain: str(env, "SIWE_DOMAIN", `localhost:${port}`),
+		chainRpcUrls,
+		adminAddresses,
+		creators,
+		alertErrorRate: num(env, "ALERT_ERROR_RATE", 0.05),
+	};
+}

@@ -1,0 +1,62 @@
+/**
+ * StreamGate's own metrics: names follow Prometheus conventions (`_total` on counters, base
+ * units in the name) so `promtool check metrics` lints them clean.
+ */
+
+export interface MetricDef {
+	type: "counter" | "gauge" | "histogram";
+	name: string;
+	description: string;
+	labelNames?: string[];
+	buckets?: number[];
+	unit?: string;
+}
+
+export const METRICS = {
+	httpRequests: {
+		type: "counter",
+		name: "streamgate_http_requests_total",
+		description: "HTTP requests answered by the gateway, by route and status",
+		labelNames: ["method", "route", "status"],
+	},
+	httpDuration: {
+		type: "histogram",
+		name: "streamgate_http_request_duration_seconds",
+		description: "Gateway request duration in seconds, by route",
+		labelNames: ["method", "route"],
+		buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+	},
+	videos: {
+		type: "gauge",
+		name: "streamgate_videos",
+		description: "Videos in the metadata store, by status",
+		labelNames: ["status"],
+	},
+	cacheHits: {
+		type: "counter",
+		name: "streamgate_cache_hits_total",
+		description: "Cache service reads that found a value",
+	},
+	cacheMisses: {
+		type: "counter",
+		name: "streamgate_cache_misses_total",
+		description: "Cache service reads that found nothing (or a backend that was away)",
+	},
+	cacheErrors: {
+		type: "counter",
+		name: "streamgate_cache_backend_errors_total",
+		description: "Cache backend errors that were degraded to misses",
+	},
+	alertsActive: {
+		type: "gauge",
+		name: "streamgate_alerts_active",
+		description: "Alerts currently active, by rule",
+		labelNames: ["rule"],
+	},
+	auditWrites: {
+		type: "counter",
+		name: "streamgate_audit_records_total",
+		description: "Audit records written, by action and result",
+		labelNames: ["action", "result"],
+	},
+} as const satisfies Record<string, MetricDef>;

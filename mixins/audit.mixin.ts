@@ -1,0 +1,44 @@
+/**
+ * `this.audit(ctx, entry)`: one structured log line per write, and an `audit.recorded` event that
+ * the monitor service stores for `GET /api/v1/audit`.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+
+export interface AuditEntry {
+	action: string;
+	target: string;
+	result: "ok" | "denied" | "error";
+	data?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+	actor: string;
+	requestId: string | null;
+	nodeId: string;
+	at: number;
+}
+
+/** Who did it: the signed-in address or key, else "anonymous". */
+export function actorOf(ctx: Context<any, any>): string {
+	const user = (ctx.meta as any)?.user;
+	return user?.address ?? user?.keyId ?? (ctx.meta as any)?.actor ?? "anonymous";
+}
+
+export const AuditMixin: Partial<ServiceSchema> = {
+	methods: {
+		audit(this: any, ctx: Context<any, any>, entry: AuditEntry): void {
+			const rec: AuditRecord = {
+				...entry,
+				actor: actorOf(ctx),
+				requestId: ctx.requestID ?? null,
+				nodeId: this.broker.nodeID,
+				at: Date.now(),
+			};
+			this.logger.info(`[req ${rec.requestId}] audit ${JSON.stringify(rec)}`);
+			// A balanced event: exactly one monitor instance stores it.
+			this.broker.emit("audit.recorded", rec).catch?.(() => {});
+		},
+	},
+};
+
+export default AuditMixin;

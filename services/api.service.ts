@@ -1,0 +1,189 @@
+/**
+ * api: the moleculer-web gateway. REST under /api/v1 (aliases from lib/api/routes), the OpenAPI
+ * document generated from the same table, CORS, rate limiting, request ids and HTTP metrics.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import { Errors } from "moleculer";
+import ApiGateway from "moleculer-web";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { loadConfig } from "../lib/config";
+import { API_PREFIX, API_ROUTES, toAliases } from "../lib/api/routes";
+import { buildOpenApi } from "../lib/api/openapi";
+import { METRICS } from "../lib/monitor/metrics";
+import { ErrorsMixin } from "../mixins/errors.mixin";
+
+const config = loadConfig();
+const pkg = require("../package.json");
+
+type Req = IncomingMessage & { $ctx?: Context<any, any>; $alias?: any; $route?: any; $startTime?: [number, number]; originalUrl?: string };
+
+/** The rate-limit store: shared through Redis in cluster mode, in memory when embedded. */
+function rateLimitStore() {
+	if (!config.redisUrl) return {};
+	const Redis = require("ioredis");
+	const { resilientRedisOptions } = require("../lib/cache");
+	const { redisRateStoreFactory } = require("../lib/ratelimit/redis-store");
+	const client = new Redis(config.redisUrl, resilientRedisOptions());
+	client.on("error", () => {});
+	return { StoreFactory: redisRateStoreFactory(client, `${config.namespace}:rl:`) };
+}
+
+const ApiService: ServiceSchema<Record<string, any>> = {
+	name: "api",
+	mixins: [ApiGateway as any, ErrorsMixin],
+	settings: {
+		port: config.port,
+		ip: "0.0.0.0",
+		logRequest: null,
+		logResponse: null,
+		log4XXResponses: false,
+		logRouteRegistration: "debug",
+		cors: {
+			origin: config.corsOrigins,
+			methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+			allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID", "Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Checksum", "Upload-Concat", "Upload-Defer-Length", "Range", "If-None-Match"],
+			exposedHeaders: ["X-Request-ID", "Location", "Upload-Offset", "Upload-Length", "Upload-Expires", "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "X-Rate-Limit-Remaining", "Content-Range", "ETag"],
+			maxAge: 600,
+		},
+		rateLimit: {
+			window: config.rateLimit.window,
+			limit: config.rateLimit.limit,
+			headers: true,
+			key: (req: Req) =>
+				(req.headers["x-forwarded-for"] as string | undefined)?.split(",")[0]?.trim() ||
+				req.socket.remoteAddress,
+			...rateLimitStore(),
+		},
+		routes: [
+			{
+				path: API_PREFIX,
+				whitelist: API_ROUTES.map(r => r.action),
+				aliases: toAliases(API_ROUTES),
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				mergeParams: true,
+				bodyParsers: { json: { strict: true, limit: "256kb" }, urlencoded: false },
+				callOptions: { timeout: config.requestTimeoutMs },
+				onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {
+					this.beforeCall(ctx, req);
+				},
+				onAfterCall(this: any, _ctx: Context, _route: any, req: Req, res: ServerResponse, data: unknown) {
+					this.record(req, res.statusCode || 200);
+					return data;
+				},
+			},
+			{
+				path: "/api",
+				aliases: { "GET /openapi.json": "api.openapi" },
+				mappingPolicy: "restrict",
+				autoAliases: false,
+			},
+		],
+	},
+
+	actions: {
+		/** The OpenAPI 3.1 document of the REST API, built from the live route table and params. */
+		openapi: {
+			async handler() {
+				const actions = new Map<string, any>();
+				for (const a of this.broker.registry.getActionList({ withEndpoints: false }))
+					actions.set(a.name, a.action);
+				return buildOpenApi({
+					routes: API_ROUTES,
+					prefix: API_PREFIX,
+					version: pkg.version,
+					paramsOf: name => actions.get(name)?.params,
+				});
+			},
+		},
+	},
+
+	methods: {
+		/** Every error answer passes here: clearer messages, then metrics and a log line. */
+		sendError(req: Req, res: ServerResponse, err: any) {
+			const e = this.clarify(err, req);
+			this.record(req, typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500, e);
+			return (ApiGateway as any).methods.sendError.call(this, req, res, e);
+		},
+		beforeCall(ctx: Context<any, any>, req: Req) {
+			ctx.meta.ip = req.socket.remoteAddress;
+			ctx.meta.userAgent = req.headers["user-agent"];
+		},
+		/** Turns framework errors into ones a person can act on; timeouts answer 503. */
+		clarify(err: any, req?: Req) {
+			if (err instanceof Errors.RequestTimeoutError)
+				return new Errors.MoleculerRetryableError(
+					`The '${err.data?.action}' service did not answer within ${config.requestTimeoutMs} ms; try again shortly.`,
+					503,
+					"SERVICE_TIMEOUT",
+					{ action: err.data?.action },
+				);
+			if (err?.type === "SERVICE_NOT_AVAILABLE" || err?.name === "ServiceNotAvailableError" || err?.name === "ServiceUnavailableError" || err?.name === "ServiceNotFoundError") {
+				const action = err.data?.action ?? req?.$alias?.action;
+				return new Errors.MoleculerRetryableError(
+					`The service behind this route is not available right now${action ? ` ('${action}')` : ""}; try again shortly.`,
+					503,
+					"SERVICE_NOT_AVAILABLE",
+					err.data,
+				);
+			}
+			if (err?.name === "RequestRejectedError")
+				return new Errors.MoleculerRetryableError(
+					`The node serving '${err.data?.action}' went away during the request; try again.`,
+					503,
+					"REQUEST_REJECTED",
+					err.data,
+				);
+			if (err?.type === "entity.parse.failed" || err?.type === "INVALID_REQUEST_BODY")
+				return new Errors.MoleculerClientError(`The request body is not valid JSON: ${err.message}`, 400, "INVALID_REQUEST_BODY");
+			if (err?.type === "VALIDATION_ERROR" && Array.isArray(err.data))
+				return new Errors.MoleculerClientError(
+					`Invalid parameters: ${err.data.map((d: any) => d.message).join(" ")}`,
+					422,
+					"VALIDATION_ERROR",
+					err.data,
+				);
+			return err;
+		},
+		/** Counts and logs one answered request with its id. */
+		record(req: Req, status: number, err?: any) {
+			const route = req.$alias
+				? `${req.$route?.path ?? ""}/${req.$alias.path}`.replace(/\/+/g, "/")
+				: "unmatched";
+			const method = req.method ?? "GET";
+			const secs = req.$startTime ? (() => { const d = process.hrtime(req.$startTime); return d[0] + d[1] / 1e9; })() : 0;
+			this.broker.metrics.increment(METRICS.httpRequests.name, { method, route, status: String(status) });
+			this.broker.metrics.observe(METRICS.httpDuration.name, secs, { method, route });
+			this.window.requests++;
+			if (status >= 500) this.window.errors++;
+			const rid = req.$ctx?.requestID ?? req.headers["x-request-id"] ?? "-";
+			const line = `[req ${rid}] ${method} ${req.originalUrl ?? req.url} ${status} ${(secs * 1000).toFixed(1)}ms`;
+			if (status >= 500) this.logger.warn(`${line} ${err?.type ?? ""} ${err?.message ?? ""}`);
+			else this.logger.info(line);
+		},
+	},
+
+	created() {
+		for (const m of [METRICS.httpRequests, METRICS.httpDuration])
+			if (!this.broker.metrics.getMetric(m.name))
+				this.broker.metrics.register({ ...m, labelNames: [...m.labelNames], ...("buckets" in m ? { buckets: [...m.buckets] } : {}) } as any);
+		this.window = { requests: 0, errors: 0 };
+		this.logger.info(
+			`api: gateway on port ${this.settings.port}, rate limit ${config.rateLimit.limit}/${config.rateLimit.window}ms in ${config.redisUrl ? "redis" : "memory"}`,
+		);
+	},
+	started() {
+		// Every 10 s the monitor gets this gateway's request and 5xx counts (error-rate alert).
+		this.statsTimer = setInterval(() => {
+			const w = this.window;
+			this.window = { requests: 0, errors: 0 };
+			if (w.requests > 0) void this.broker.emit("api.stats", { nodeID: this.broker.nodeID, ...w });
+		}, 10_000);
+		this.statsTimer.unref();
+	},
+	stopped() {
+		clearInterval(this.statsTimer);
+	},
+};
+
+export default ApiService;

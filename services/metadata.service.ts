@@ -1,0 +1,307 @@
+/**
+ * metadata: the `videos` collection — create, read, list/search, edit, delete and status moves.
+ * Reads are cached (Moleculer cacher) and every change clears them.
+ */
+import type { Context, ServiceSchema } from "moleculer";
+import { loadConfig } from "../lib/config";
+import { ForbiddenError, NotFoundError } from "../lib/errors";
+import {
+	assertStatusMove,
+	ID_PATTERN,
+	LIMITS,
+	newVideo,
+	normalizeAccess,
+	normalizeTags,
+	Video,
+	VIDEO_STATUSES,
+	VideoStatus,
+} from "../lib/videos/video";
+import { buildListQuery, SORTS, Viewer } from "../lib/videos/query";
+import { METRICS } from "../lib/monitor/metrics";
+import { createDbMixin } from "../mixins/db.mixin";
+import { ErrorsMixin } from "../mixins/errors.mixin";
+import { AuditMixin } from "../mixins/audit.mixin";
+
+const config = loadConfig();
+
+const idParam = { type: "string", pattern: ID_PATTERN, messages: { stringPattern: "The 'id' must be 1-64 letters, digits, '-' or '_'." } };
+const tagsParam = {
+	type: "array",
+	max: LIMITS.tags,
+	items: { type: "string", max: LIMITS.tag },
+	optional: true,
+};
+const accessParam = { type: "object", optional: true };
+
+/** Fields a worker may record along with a status move. */
+const resultParams = {
+	type: "object",
+	optional: true,
+	strict: true,
+	props: {
+		duration: { type: "number", optional: true, nullable: true },
+		width: { type: "number", integer: true, optional: true, nullable: true },
+		height: { type: "number", integer: true, optional: true, nullable: true },
+		size: { type: "number", integer: true, optional: true, nullable: true },
+		renditions: { type: "array", optional: true, items: "object" },
+		transcodedBy: { type: "string", optional: true, nullable: true },
+		encoder: { type: "string", optional: true, nullable: true },
+		attempts: { type: "number", integer: true, optional: true },
+	},
+};
+
+export interface SearchParams {
+	q?: string;
+	tag?: string;
+	owner?: string;
+	status?: VideoStatus;
+	page: number;
+	pageSize: number;
+	sort: string;
+}
+export interface SearchResult {
+	rows: Video[];
+	total: number;
+	page: number;
+	pageSize: number;
+	totalPages: number;
+}
+
+function viewerOf(ctx: Context<any, any>): Viewer | null {
+	const u = (ctx.meta as any)?.user;
+	return u?.address ? { address: u.address, roles: u.roles ?? [] } : null;
+}
+
+function isOwnerOrAdmin(v: Video, viewer: Viewer | null): boolean {
+	return !!viewer && (viewer.roles.includes("admin") || viewer.address === v.owner);
+}
+
+const MetadataService: ServiceSchema = {
+	name: "metadata",
+	mixins: [createDbMixin("videos", config), ErrorsMixin, AuditMixin],
+
+	actions: {
+		/** Creates the record of a new upload (status `uploading`). */
+		create: {
+			params: {
+				$$strict: true,
+				id: idParam,
+				owner: { type: "string", min: 1, max: 100 },
+				title: { type: "string", max: LIMITS.title, optional: true },
+				description: { type: "string", max: LIMITS.description, optional: true },
+				tags: tagsParam,
+				access: accessParam,
+				size: { type: "number", integer: true, min: 0, optional: true },
+			},
+			async handler(ctx: Context<any>): Promise<Video> {
+				const video = newVideo({ ...ctx.params, now: Date.now() });
+				await this.adapter.insert(this.toDoc(video));
+				await this.changed(ctx, video);
+				return video;
+			},
+		},
+
+		/** One record by id, as stored (internal; cached). */
+		get: {
+			params: { id: idParam },
+			cache: { keys: ["id"], ttl: 30 },
+			async handler(ctx: Context<{ id: string }>): Promise<Video> {
+				return this.load(ctx.params.id);
+			},
+		},
+
+		/** One video for a caller: private videos exist only for their owner and admins. */
+		show: {
+			params: { $$strict: true, id: idParam },
+			async handler(ctx: Context<{ id: string }>): Promise<Video> {
+				const v: Video = await ctx.call("metadata.get", { id: ctx.params.id });
+				const viewer = viewerOf(ctx);
+				if (v.access.kind === "private" && !isOwnerOrAdmin(v, viewer))
+					throw new NotFoundError("Video", ctx.params.id);
+				return v;
+			},
+		},
+
+		/** Lists and searches (title, description, tags) what the caller may see. */
+		search: {
+			params: {
+				$$strict: true,
+				q: { type: "string", max: 200, optional: true, trim: true },
+				tag: { type: "string", max: LIMITS.tag, optional: true },
+				owner: { type: "string", max: 100, optional: true },
+				status: { type: "enum", values: [...VIDEO_STATUSES], optional: true },
+				page: { type: "number", integer: true, min: 1, max: 10_000, convert: true, default: 1 },
+				pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, default: 20 },
+				sort: { type: "enum", values: [...SORTS], default: "-createdAt" },
+			},
+			cache: {
+				keys: ["q", "tag", "owner", "status", "page", "pageSize", "sort", "#user.address", "#user.roles"],
+				ttl: 10,
+			},
+			async handler(ctx: Context<SearchParams>): Promise<SearchResult> {
+				const { query, sort, offset, limit } = buildListQuery(ctx.params, viewerOf(ctx));
+				const [docs, total] = await Promise.all([
+					this.adapter.find({ query, sort, offset, limit }),
+					this.adapter.count({ query }),
+				]);
+				return {
+					rows: docs.map((d: any) => this.fromDoc(d)),
+					total,
+					page: ctx.params.page,
+					pageSize: ctx.params.pageSize,
+					totalPages: Math.ceil(total / ctx.params.pageSize),
+				};
+			},
+		},
+
+		/** Edits title, description, tags or access (owner or admin). */
+		update: {
+			params: {
+				$$strict: true,
+				id: idParam,
+				title: { type: "string", min: 1, max: LIMITS.title, trim: true, optional: true },
+				description: { type: "string", max: LIMITS.description, optional: true },
+				tags: tagsParam,
+				access: accessParam,
+			},
+			async handler(ctx: Context<any>): Promise<Video> {
+				const { id, ...fields } = ctx.params;
+				const video = await this.load(id);
+				this.assertCanEdit(ctx, video);
+				const set: Partial<Video> = {};
+				if (fields.title !== undefined) set.title = fields.title;
+				if (fields.description !== undefined) set.description = fields.description;
+				if (fields.tags !== undefined) set.tags = normalizeTags(fields.tags);
+				if (fields.access !== undefined) set.access = normalizeAccess(fields.access);
+				const updated = await this.write(id, { ...set, updatedAt: Date.now() });
+				await this.changed(ctx, updated);
+				this.audit(ctx, { action: "video.update", target: id, result: "ok", data: { fields: Object.keys(set) } });
+				return updated;
+			},
+		},
+
+		/** Deletes a video; `video.deleted` tells the owners of its files to remove them. */
+		remove: {
+			params: { $$strict: true, id: idParam },
+			async handler(ctx: Context<{ id: string }>): Promise<{ id: string; deleted: true }> {
+				const video = await this.load(ctx.params.id);
+				this.assertCanEdit(ctx, video);
+				await this.adapter.removeById(video.id);
+				await this.changed(ctx, video);
+				ctx.emit("video.deleted", { id: video.id, owner: video.owner });
+				this.audit(ctx, { action: "video.delete", target: video.id, result: "ok" });
+				return { id: video.id, deleted: true };
+			},
+		},
+
+		/** Moves a video to a new status (illegal moves → 409) and records pipeline results. */
+		setStatus: {
+			params: {
+				$$strict: true,
+				id: idParam,
+				status: { type: "enum", values: [...VIDEO_STATUSES] },
+				error: {
+					type: "object",
+					optional: true,
+					nullable: true,
+					props: { code: "string|max:64", message: "string|max:2000" },
+				},
+				result: resultParams,
+			},
+			async handler(ctx: Context<any>): Promise<Video> {
+				const { id, status, error, result } = ctx.params;
+				for (let attempt = 0; ; attempt++) {
+					const current = await this.load(id);
+					assertStatusMove(id, current.status, status);
+					const set = {
+						...(result ?? {}),
+						status,
+						error: status === "failed" ? (error ?? { code: "FAILED", message: "Failed." }) : null,
+						updatedAt: Date.now(),
+					};
+					// Compare-and-set on the status we checked, so two writers cannot both move it.
+					const n = await this.adapter.updateMany({ _id: id, status: current.status }, { $set: set });
+					if (n === 0 && attempt < 3) continue;
+					const updated = await this.load(id);
+					await this.changed(ctx, updated);
+					if (current.status !== status)
+						ctx.emit("video.status", { id, from: current.status, to: status, error: updated.error });
+					return updated;
+				}
+			},
+		},
+
+		/** Counts by status (for metrics and the admin view). */
+		counts: {
+			async handler(): Promise<Record<VideoStatus, number>> {
+				return this.countByStatus();
+			},
+		},
+	},
+
+	methods: {
+		toDoc(v: Video) {
+			const { id, ...rest } = v;
+			return { _id: id, ...rest };
+		},
+		fromDoc(doc: any): Video {
+			const { _id, ...rest } = this.adapter.entityToObject(doc);
+			return { id: _id, ...rest } as Video;
+		},
+		async load(id: string): Promise<Video> {
+			const doc = await this.adapter.findById(id);
+			if (!doc) throw new NotFoundError("Video", id);
+			return this.fromDoc(doc);
+		},
+		async write(id: string, set: Partial<Video>): Promise<Video> {
+			const doc = await this.adapter.updateById(id, { $set: set });
+			if (!doc) throw new NotFoundError("Video", id);
+			return this.fromDoc(doc);
+		},
+		assertCanEdit(ctx: Context, video: Video) {
+			const viewer = viewerOf(ctx);
+			// Without a signed-in caller the gateway's auth decides (see the api service).
+			if (viewer && !isOwnerOrAdmin(video, viewer)) {
+				this.audit(ctx, { action: "video.edit", target: video.id, result: "denied" });
+				throw new ForbiddenError("Only the owner or an admin may change this video.", "NOT_OWNER");
+			}
+		},
+		async changed(ctx: Context, _video: Video) {
+			await this.clearCache();
+			this.scheduleGauge();
+		},
+		async countByStatus(): Promise<Record<string, number>> {
+			const out: Record<string, number> = {};
+			await Promise.all(
+				VIDEO_STATUSES.map(async s => (out[s] = await this.adapter.count({ query: { status: s } }))),
+			);
+			return out;
+		},
+		scheduleGauge() {
+			if (this.gaugeTimer) return;
+			this.gaugeTimer = setTimeout(async () => {
+				this.gaugeTimer = null;
+				try {
+					const counts = await this.countByStatus();
+					for (const [status, n] of Object.entries(counts))
+						this.broker.metrics.set(METRICS.videos.name, n, { status });
+				} catch (err) {
+					this.logger.warn("Could not count videos for metrics:", (err as Error).message);
+				}
+			}, 500);
+		},
+	},
+
+	created() {
+		if (!this.broker.metrics.getMetric(METRICS.videos.name))
+			this.broker.metrics.register({ ...METRICS.videos, labelNames: [...METRICS.videos.labelNames] });
+	},
+	async started() {
+		this.scheduleGauge();
+	},
+	stopped() {
+		clearTimeout(this.gaugeTimer);
+	},
+};
+
+export default MetadataService;
