@@ -4,7 +4,7 @@ module.exports = {
 	roots: ["<rootDir>/test"],
 	testMatch: ["**/*.spec.ts"],
 	transform: {
-		"^.+\\.ts$": ["ts-jest", { isolatedModules: true, diagnostics: false }],
+		"^.+\\.ts$": ["ts-jest", { diagnostics: false }],
 	},
 	testTimeout: 120000,
 	setupFiles: ["<rootDir>/test/helpers/jest-setup.ts"],

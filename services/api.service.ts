@@ -15,7 +15,13 @@ import { ErrorsMixin } from "../mixins/errors.mixin";
 const config = loadConfig();
 const pkg = require("../package.json");
 
-type Req = IncomingMessage & { $ctx?: Context<any, any>; $alias?: any; $route?: any; $startTime?: [number, number]; originalUrl?: string };
+type Req = IncomingMessage & {
+	$ctx?: Context<any, any>;
+	$alias?: any;
+	$route?: any;
+	$startTime?: [number, number];
+	originalUrl?: string;
+};
 
 /** The rate-limit store: shared through Redis in cluster mode, in memory when embedded. */
 function rateLimitStore() {
@@ -41,8 +47,34 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		cors: {
 			origin: config.corsOrigins,
 			methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
-			allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID", "Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Checksum", "Upload-Concat", "Upload-Defer-Length", "Range", "If-None-Match"],
-			exposedHeaders: ["X-Request-ID", "Location", "Upload-Offset", "Upload-Length", "Upload-Expires", "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "X-Rate-Limit-Remaining", "Content-Range", "ETag"],
+			allowedHeaders: [
+				"Authorization",
+				"Content-Type",
+				"X-Request-ID",
+				"Tus-Resumable",
+				"Upload-Length",
+				"Upload-Offset",
+				"Upload-Metadata",
+				"Upload-Checksum",
+				"Upload-Concat",
+				"Upload-Defer-Length",
+				"Range",
+				"If-None-Match",
+			],
+			exposedHeaders: [
+				"X-Request-ID",
+				"Location",
+				"Upload-Offset",
+				"Upload-Length",
+				"Upload-Expires",
+				"Tus-Resumable",
+				"Tus-Version",
+				"Tus-Extension",
+				"Tus-Max-Size",
+				"X-Rate-Limit-Remaining",
+				"Content-Range",
+				"ETag",
+			],
 			maxAge: 600,
 		},
 		rateLimit: {
@@ -67,7 +99,14 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {
 					this.beforeCall(ctx, req);
 				},
-				onAfterCall(this: any, _ctx: Context, _route: any, req: Req, res: ServerResponse, data: unknown) {
+				onAfterCall(
+					this: any,
+					_ctx: Context,
+					_route: any,
+					req: Req,
+					res: ServerResponse,
+					data: unknown,
+				) {
 					this.record(req, res.statusCode || 200);
 					return data;
 				},
@@ -102,7 +141,11 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		/** Every error answer passes here: clearer messages, then metrics and a log line. */
 		sendError(req: Req, res: ServerResponse, err: any) {
 			const e = this.clarify(err, req);
-			this.record(req, typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500, e);
+			this.record(
+				req,
+				typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500,
+				e,
+			);
 			return (ApiGateway as any).methods.sendError.call(this, req, res, e);
 		},
 		beforeCall(ctx: Context<any, any>, req: Req) {
@@ -118,7 +161,12 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					"SERVICE_TIMEOUT",
 					{ action: err.data?.action },
 				);
-			if (err?.type === "SERVICE_NOT_AVAILABLE" || err?.name === "ServiceNotAvailableError" || err?.name === "ServiceUnavailableError" || err?.name === "ServiceNotFoundError") {
+			if (
+				err?.type === "SERVICE_NOT_AVAILABLE" ||
+				err?.name === "ServiceNotAvailableError" ||
+				err?.name === "ServiceUnavailableError" ||
+				err?.name === "ServiceNotFoundError"
+			) {
 				const action = err.data?.action ?? req?.$alias?.action;
 				return new Errors.MoleculerRetryableError(
 					`The service behind this route is not available right now${action ? ` ('${action}')` : ""}; try again shortly.`,
@@ -135,7 +183,11 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					err.data,
 				);
 			if (err?.type === "entity.parse.failed" || err?.type === "INVALID_REQUEST_BODY")
-				return new Errors.MoleculerClientError(`The request body is not valid JSON: ${err.message}`, 400, "INVALID_REQUEST_BODY");
+				return new Errors.MoleculerClientError(
+					`The request body is not valid JSON: ${err.message}`,
+					400,
+					"INVALID_REQUEST_BODY",
+				);
 			if (err?.type === "VALIDATION_ERROR" && Array.isArray(err.data))
 				return new Errors.MoleculerClientError(
 					`Invalid parameters: ${err.data.map((d: any) => d.message).join(" ")}`,
@@ -151,8 +203,17 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				? `${req.$route?.path ?? ""}/${req.$alias.path}`.replace(/\/+/g, "/")
 				: "unmatched";
 			const method = req.method ?? "GET";
-			const secs = req.$startTime ? (() => { const d = process.hrtime(req.$startTime); return d[0] + d[1] / 1e9; })() : 0;
-			this.broker.metrics.increment(METRICS.httpRequests.name, { method, route, status: String(status) });
+			const secs = req.$startTime
+				? (() => {
+						const d = process.hrtime(req.$startTime);
+						return d[0] + d[1] / 1e9;
+					})()
+				: 0;
+			this.broker.metrics.increment(METRICS.httpRequests.name, {
+				method,
+				route,
+				status: String(status),
+			});
 			this.broker.metrics.observe(METRICS.httpDuration.name, secs, { method, route });
 			this.window.requests++;
 			if (status >= 500) this.window.errors++;
@@ -166,7 +227,11 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 	created() {
 		for (const m of [METRICS.httpRequests, METRICS.httpDuration])
 			if (!this.broker.metrics.getMetric(m.name))
-				this.broker.metrics.register({ ...m, labelNames: [...m.labelNames], ...("buckets" in m ? { buckets: [...m.buckets] } : {}) } as any);
+				this.broker.metrics.register({
+					...m,
+					labelNames: [...m.labelNames],
+					...("buckets" in m ? { buckets: [...m.buckets] } : {}),
+				} as any);
 		this.window = { requests: 0, errors: 0 };
 		this.logger.info(
 			`api: gateway on port ${this.settings.port}, rate limit ${config.rateLimit.limit}/${config.rateLimit.window}ms in ${config.redisUrl ? "redis" : "memory"}`,
@@ -177,7 +242,8 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		this.statsTimer = setInterval(() => {
 			const w = this.window;
 			this.window = { requests: 0, errors: 0 };
-			if (w.requests > 0) void this.broker.emit("api.stats", { nodeID: this.broker.nodeID, ...w });
+			if (w.requests > 0)
+				void this.broker.emit("api.stats", { nodeID: this.broker.nodeID, ...w });
 		}, 10_000);
 		this.statsTimer.unref();
 	},

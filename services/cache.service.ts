@@ -29,15 +29,27 @@ const CacheService: ServiceSchema<CacheSettings> = {
 			params: { key: keyParam },
 			async handler(ctx: Context<{ key: string }>) {
 				const value = await this.store.get(ctx.params.key);
-				this.broker.metrics.increment(value === undefined ? METRICS.cacheMisses.name : METRICS.cacheHits.name);
+				this.broker.metrics.increment(
+					value === undefined ? METRICS.cacheMisses.name : METRICS.cacheHits.name,
+				);
 				return { hit: value !== undefined, value: value ?? null };
 			},
 		},
 		/** `{ key, value, ttl? }` (ttl in seconds; 0 = none) → `{ stored }`. */
 		set: {
-			params: { key: keyParam, value: "any", ttl: { type: "number", integer: true, min: 0, max: 31_536_000, optional: true } },
+			params: {
+				key: keyParam,
+				value: "any",
+				ttl: { type: "number", integer: true, min: 0, max: 31_536_000, optional: true },
+			},
 			async handler(ctx: Context<{ key: string; value: unknown; ttl?: number }>) {
-				return { stored: await this.store.set(ctx.params.key, ctx.params.value, ctx.params.ttl ?? 0) };
+				return {
+					stored: await this.store.set(
+						ctx.params.key,
+						ctx.params.value,
+						ctx.params.ttl ?? 0,
+					),
+				};
 			},
 		},
 		/** `{ key }` → `{ deleted }`. */
@@ -63,7 +75,9 @@ const CacheService: ServiceSchema<CacheSettings> = {
 			prefix: this.settings.prefix,
 			warn: (msg: string) => this.logger.warn(msg),
 		}) as Cache;
-		this.logger.info(`cache: using ${this.store.backend === "redis" ? `redis (${new URL(this.settings.redisUrl!).host})` : "in-process memory LRU"}`);
+		this.logger.info(
+			`cache: using ${this.store.backend === "redis" ? `redis (${new URL(this.settings.redisUrl!).host})` : "in-process memory LRU"}`,
+		);
 	},
 	async stopped() {
 		await this.store?.close();

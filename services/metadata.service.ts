@@ -24,7 +24,11 @@ import { AuditMixin } from "../mixins/audit.mixin";
 
 const config = loadConfig();
 
-const idParam = { type: "string", pattern: ID_PATTERN, messages: { stringPattern: "The 'id' must be 1-64 letters, digits, '-' or '_'." } };
+const idParam = {
+	type: "string",
+	pattern: ID_PATTERN,
+	messages: { stringPattern: "The 'id' must be 1-64 letters, digits, '-' or '_'." },
+};
 const tagsParam = {
 	type: "array",
 	max: LIMITS.tags,
@@ -32,6 +36,15 @@ const tagsParam = {
 	optional: true,
 };
 const accessParam = { type: "object", optional: true };
+
+/**
+ * Moleculer's cacher runs before its validator, so a cached answer would skip `$$strict` for a
+ * call that adds unknown fields (`?foo=1` → 200 when cached, 422 when not). Only calls whose
+ * fields are all known are served from the cache; the rest reach the validator.
+ */
+function onlyKnownParams(names: string[]) {
+	return (ctx: Context<any>) => Object.keys(ctx.params ?? {}).every(k => names.includes(k));
+}
 
 /** Fields a worker may record along with a status move. */
 const resultParams = {
@@ -113,8 +126,14 @@ const MetadataService: ServiceSchema = {
 		/** One video for a caller: private videos exist only for their owner and admins. */
 		show: {
 			params: { $$strict: true, id: idParam },
+			// Cached per viewer: the access decision is part of the answer.
+			cache: {
+				enabled: onlyKnownParams(["id"]),
+				keys: ["id", "#user.address", "#user.roles"],
+				ttl: 30,
+			},
 			async handler(ctx: Context<{ id: string }>): Promise<Video> {
-				const v: Video = await ctx.call("metadata.get", { id: ctx.params.id });
+				const v: Video = await this.load(ctx.params.id);
 				const viewer = viewerOf(ctx);
 				if (v.access.kind === "private" && !isOwnerOrAdmin(v, viewer))
 					throw new NotFoundError("Video", ctx.params.id);
@@ -130,12 +149,37 @@ const MetadataService: ServiceSchema = {
 				tag: { type: "string", max: LIMITS.tag, optional: true },
 				owner: { type: "string", max: 100, optional: true },
 				status: { type: "enum", values: [...VIDEO_STATUSES], optional: true },
-				page: { type: "number", integer: true, min: 1, max: 10_000, convert: true, default: 1 },
-				pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, default: 20 },
+				page: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 10_000,
+					convert: true,
+					default: 1,
+				},
+				pageSize: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 100,
+					convert: true,
+					default: 20,
+				},
 				sort: { type: "enum", values: [...SORTS], default: "-createdAt" },
 			},
 			cache: {
-				keys: ["q", "tag", "owner", "status", "page", "pageSize", "sort", "#user.address", "#user.roles"],
+				enabled: onlyKnownParams(["q", "tag", "owner", "status", "page", "pageSize", "sort"]),
+				keys: [
+					"q",
+					"tag",
+					"owner",
+					"status",
+					"page",
+					"pageSize",
+					"sort",
+					"#user.address",
+					"#user.roles",
+				],
 				ttl: 10,
 			},
 			async handler(ctx: Context<SearchParams>): Promise<SearchResult> {
@@ -175,7 +219,12 @@ const MetadataService: ServiceSchema = {
 				if (fields.access !== undefined) set.access = normalizeAccess(fields.access);
 				const updated = await this.write(id, { ...set, updatedAt: Date.now() });
 				await this.changed(ctx, updated);
-				this.audit(ctx, { action: "video.update", target: id, result: "ok", data: { fields: Object.keys(set) } });
+				this.audit(ctx, {
+					action: "video.update",
+					target: id,
+					result: "ok",
+					data: { fields: Object.keys(set) },
+				});
 				return updated;
 			},
 		},
@@ -188,7 +237,7 @@ const MetadataService: ServiceSchema = {
 				this.assertCanEdit(ctx, video);
 				await this.adapter.removeById(video.id);
 				await this.changed(ctx, video);
-				ctx.emit("video.deleted", { id: video.id, owner: video.owner });
+				void ctx.emit("video.deleted", { id: video.id, owner: video.owner });
 				this.audit(ctx, { action: "video.delete", target: video.id, result: "ok" });
 				return { id: video.id, deleted: true };
 			},
@@ -216,16 +265,27 @@ const MetadataService: ServiceSchema = {
 					const set = {
 						...(result ?? {}),
 						status,
-						error: status === "failed" ? (error ?? { code: "FAILED", message: "Failed." }) : null,
+						error:
+							status === "failed"
+								? (error ?? { code: "FAILED", message: "Failed." })
+								: null,
 						updatedAt: Date.now(),
 					};
 					// Compare-and-set on the status we checked, so two writers cannot both move it.
-					const n = await this.adapter.updateMany({ _id: id, status: current.status }, { $set: set });
+					const n = await this.adapter.updateMany(
+						{ _id: id, status: current.status },
+						{ $set: set },
+					);
 					if (n === 0 && attempt < 3) continue;
 					const updated = await this.load(id);
 					await this.changed(ctx, updated);
 					if (current.status !== status)
-						ctx.emit("video.status", { id, from: current.status, to: status, error: updated.error });
+						void ctx.emit("video.status", {
+							id,
+							from: current.status,
+							to: status,
+							error: updated.error,
+						});
 					return updated;
 				}
 			},
@@ -263,17 +323,22 @@ const MetadataService: ServiceSchema = {
 			// Without a signed-in caller the gateway's auth decides (see the api service).
 			if (viewer && !isOwnerOrAdmin(video, viewer)) {
 				this.audit(ctx, { action: "video.edit", target: video.id, result: "denied" });
-				throw new ForbiddenError("Only the owner or an admin may change this video.", "NOT_OWNER");
+				throw new ForbiddenError(
+					"Only the owner or an admin may change this video.",
+					"NOT_OWNER",
+				);
 			}
 		},
-		async changed(ctx: Context, _video: Video) {
+		async changed(_ctx: Context, _video: Video) {
 			await this.clearCache();
 			this.scheduleGauge();
 		},
 		async countByStatus(): Promise<Record<string, number>> {
 			const out: Record<string, number> = {};
 			await Promise.all(
-				VIDEO_STATUSES.map(async s => (out[s] = await this.adapter.count({ query: { status: s } }))),
+				VIDEO_STATUSES.map(
+					async s => (out[s] = await this.adapter.count({ query: { status: s } })),
+				),
 			);
 			return out;
 		},
@@ -294,7 +359,10 @@ const MetadataService: ServiceSchema = {
 
 	created() {
 		if (!this.broker.metrics.getMetric(METRICS.videos.name))
-			this.broker.metrics.register({ ...METRICS.videos, labelNames: [...METRICS.videos.labelNames] });
+			this.broker.metrics.register({
+				...METRICS.videos,
+				labelNames: [...METRICS.videos.labelNames],
+			});
 	},
 	async started() {
 		this.scheduleGauge();

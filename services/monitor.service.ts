@@ -59,14 +59,18 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 
 		/** Readiness of each configured dependency; 503 names the failing ones. */
 		ready: {
-			async handler(ctx: Context) {
+			async handler() {
 				const checks = await this.runReadiness();
 				const failing = checks.filter((c: any) => !c.ok).map((c: any) => c.name);
 				if (failing.length) {
-					const err = new UnavailableError(`Not ready: ${failing.join(", ")}.`, "NOT_READY", {
-						failing,
-						checks,
-					});
+					const err = new UnavailableError(
+						`Not ready: ${failing.join(", ")}.`,
+						"NOT_READY",
+						{
+							failing,
+							checks,
+						},
+					);
 					throw err;
 				}
 				return { status: "ready", nodeID: this.broker.nodeID, checks };
@@ -88,7 +92,9 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 						version: n.metadata?.version ?? null,
 						moleculer: n.client?.version,
 						node: n.client?.langVersion,
-						uptime: n.metadata?.startedAt ? Math.round((now - n.metadata.startedAt) / 1000) : null,
+						uptime: n.metadata?.startedAt
+							? Math.round((now - n.metadata.startedAt) / 1000)
+							: null,
 						cpu: n.cpu ?? null,
 						lastHeartbeat: n.lastHeartbeatTime ?? null,
 						services: (n.services ?? [])
@@ -115,7 +121,14 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 				from: { type: "date", convert: true, optional: true },
 				to: { type: "date", convert: true, optional: true },
 				page: { type: "number", integer: true, min: 1, convert: true, default: 1 },
-				pageSize: { type: "number", integer: true, min: 1, max: 500, convert: true, default: 100 },
+				pageSize: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 500,
+					convert: true,
+					default: 100,
+				},
 			},
 			async handler(ctx: Context<any>) {
 				const { actor, action, from, to, page, pageSize } = ctx.params;
@@ -128,7 +141,12 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 						...(to ? { $lte: new Date(to).getTime() } : {}),
 					};
 				const [docs, total] = await Promise.all([
-					this.adapter.find({ query, sort: ["-at"], offset: (page - 1) * pageSize, limit: pageSize }),
+					this.adapter.find({
+						query,
+						sort: ["-at"],
+						offset: (page - 1) * pageSize,
+						limit: pageSize,
+					}),
 					this.adapter.count({ query }),
 				]);
 				return {
@@ -149,13 +167,23 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 		/** Stores one audit record (emitted by every service's audit mixin). */
 		async "audit.recorded"(ctx: Context<AuditRecord>) {
 			const rec = ctx.params;
-			await this.adapter.insert({ ...rec, _id: `${rec.at}-${Math.random().toString(36).slice(2, 10)}` });
-			this.broker.metrics.increment(METRICS.auditWrites.name, { action: rec.action, result: rec.result });
+			await this.adapter.insert({
+				...rec,
+				_id: `${rec.at}-${Math.random().toString(36).slice(2, 10)}`,
+			});
+			this.broker.metrics.increment(METRICS.auditWrites.name, {
+				action: rec.action,
+				result: rec.result,
+			});
 		},
 		"$node.disconnected"(ctx: Context<{ node: any; unexpected: boolean }>) {
 			const { node, unexpected } = ctx.params;
-			this.alert("node_lost", node.id, unexpected ? "critical" : "warning",
-				`Node '${node.id}' ${unexpected ? "was lost (no heartbeat)" : "left the cluster"}.`);
+			this.alert(
+				"node_lost",
+				node.id,
+				unexpected ? "critical" : "warning",
+				`Node '${node.id}' ${unexpected ? "was lost (no heartbeat)" : "left the cluster"}.`,
+			);
 		},
 		"$node.connected"(ctx: Context<{ node: any }>) {
 			this.clear("node_lost", ctx.params.node.id);
@@ -164,8 +192,12 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 		"api.stats"(ctx: Context<{ nodeID: string; requests: number; errors: number }>) {
 			const { nodeID, requests, errors } = ctx.params;
 			if (errorRateExceeded({ requests, errors, threshold: this.settings.alertErrorRate }))
-				this.alert("error_rate", nodeID, "warning",
-					`Gateway '${nodeID}': ${errors} of ${requests} requests failed (over ${this.settings.alertErrorRate * 100}%).`);
+				this.alert(
+					"error_rate",
+					nodeID,
+					"warning",
+					`Gateway '${nodeID}': ${errors} of ${requests} requests failed (over ${this.settings.alertErrorRate * 100}%).`,
+				);
 			else if (requests > 0) this.clear("error_rate", nodeID);
 		},
 	},
@@ -177,10 +209,16 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			const checks: Record<string, () => Promise<unknown>> = {
 				storage: () => checkDirWritable(path.join(s.dataDir, "storage")),
 				services: async () => {
-					const missing = REQUIRED.filter(n => !this.broker.registry.hasService(n, undefined as any));
+					const missing = REQUIRED.filter(
+						n => !this.broker.registry.hasService(n, undefined as any),
+					);
 					if (missing.length) throw new Error(`no node hosts: ${missing.join(", ")}`);
-					const absent = ALL_SERVICES.filter(n => !this.broker.registry.hasService(n, undefined as any));
-					return absent.length ? `not running (optional): ${absent.join(", ")}` : "all nine up";
+					const absent = ALL_SERVICES.filter(
+						n => !this.broker.registry.hasService(n, undefined as any),
+					);
+					return absent.length
+						? `not running (optional): ${absent.join(", ")}`
+						: "all nine up";
 				},
 			};
 			if (s.transporter)
@@ -209,7 +247,9 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 		async mongoPing() {
 			if (!this.mongo) {
 				const mongoose = require("mongoose");
-				this.mongo = mongoose.createConnection(this.settings.mongoUri, { serverSelectionTimeoutMS: 2000 });
+				this.mongo = mongoose.createConnection(this.settings.mongoUri, {
+					serverSelectionTimeoutMS: 2000,
+				});
 			}
 			await this.mongo.asPromise();
 			await this.mongo.db.admin().ping();
@@ -219,19 +259,24 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			const a = this.alertBook.raise(rule, subject, severity, message);
 			if (!a) return;
 			this.logger.warn(`ALERT ${a.id}: ${message}`);
-			this.broker.emit("monitor.alert", a);
+			void this.broker.emit("monitor.alert", a);
 			this.updateAlertGauge();
 		},
 		clear(rule: AlertRule, subject: string) {
 			const a = this.alertBook.resolve(rule, subject);
 			if (!a) return;
 			this.logger.info(`ALERT resolved ${a.id}`);
-			this.broker.emit("monitor.alert", a);
+			void this.broker.emit("monitor.alert", a);
 			this.updateAlertGauge();
 		},
 		updateAlertGauge() {
-			const counts: Record<string, number> = { node_lost: 0, dependency_down: 0, error_rate: 0 };
-			for (const a of this.alertBook.list().active) counts[a.rule] = (counts[a.rule] ?? 0) + 1;
+			const counts: Record<string, number> = {
+				node_lost: 0,
+				dependency_down: 0,
+				error_rate: 0,
+			};
+			for (const a of this.alertBook.list().active)
+				counts[a.rule] = (counts[a.rule] ?? 0) + 1;
 			for (const [rule, n] of Object.entries(counts))
 				this.broker.metrics.set(METRICS.alertsActive.name, n, { rule });
 		},
@@ -239,7 +284,13 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			try {
 				for (const c of await this.runReadiness()) {
 					if (c.ok) this.clear("dependency_down", c.name);
-					else this.alert("dependency_down", c.name, "critical", `Dependency '${c.name}' is down: ${c.error}`);
+					else
+						this.alert(
+							"dependency_down",
+							c.name,
+							"critical",
+							`Dependency '${c.name}' is down: ${c.error}`,
+						);
 				}
 			} catch (err) {
 				this.logger.warn("Readiness watch failed:", (err as Error).message);
@@ -255,7 +306,10 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 	},
 	started() {
 		this.updateAlertGauge();
-		this.watchTimer = setInterval(() => void this.watchDependencies(), this.settings.checkIntervalMs);
+		this.watchTimer = setInterval(
+			() => void this.watchDependencies(),
+			this.settings.checkIntervalMs,
+		);
 		this.watchTimer.unref();
 	},
 	async stopped() {

@@ -18,7 +18,9 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 	mixins: [ErrorsMixin],
 	settings: { ffmpegPath: config.ffmpegPath, ffprobePath: config.ffprobePath },
 	created() {
-		this.logger.info(`transcoder: ffmpeg '${this.settings.ffmpegPath}', ffprobe '${this.settings.ffprobePath}'`);
+		this.logger.info(
+			`transcoder: ffmpeg '${this.settings.ffmpegPath}', ffprobe '${this.settings.ffprobePath}'`,
+		);
 	},
 };
 

@@ -17,7 +17,9 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 	mixins: [ErrorsMixin],
 	settings: { redisUrl: config.redisUrl },
 	created() {
-		this.logger.info(`worker: jobs in ${this.settings.redisUrl ? "BullMQ on redis" : "an in-process queue"}`);
+		this.logger.info(
+			`worker: jobs in ${this.settings.redisUrl ? "BullMQ on redis" : "an in-process queue"}`,
+		);
 	},
 };
 

@@ -14,7 +14,9 @@ function expandShorthand(rule: string): Record<string, any> {
 	for (const o of opts) {
 		const [k, v] = o.split(":");
 		if (v === undefined) out[k!] = true;
-		else out[k!] = v === "true" ? true : v === "false" ? false : isNaN(Number(v)) ? v : Number(v);
+		else
+			out[k!] =
+				v === "true" ? true : v === "false" ? false : isNaN(Number(v)) ? v : Number(v);
 	}
 	return out;
 }
@@ -34,7 +36,8 @@ export function ruleToJsonSchema(rule: FvRule): { schema: JsonSchema; optional: 
 			if (r.min !== undefined) s.minLength = r.min;
 			if (r.max !== undefined) s.maxLength = r.max;
 			if (r.length !== undefined) s.minLength = s.maxLength = r.length;
-			if (r.pattern) s.pattern = r.pattern instanceof RegExp ? r.pattern.source : String(r.pattern);
+			if (r.pattern)
+				s.pattern = r.pattern instanceof RegExp ? r.pattern.source : String(r.pattern);
 			if (r.enum) s.enum = r.enum;
 			break;
 		case "number":
@@ -142,7 +145,9 @@ export function buildOpenApi(opts: {
 				[String(r.status ?? 200)]: { description: "Success" },
 				default: {
 					description: "Error",
-					content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+					content: {
+						"application/json": { schema: { $ref: "#/components/schemas/Error" } },
+					},
 				},
 			},
 			"x-moleculer-action": r.action,
@@ -158,7 +163,9 @@ export function buildOpenApi(opts: {
 							type: "object",
 							properties: bodyProps,
 							...(required.length ? { required } : {}),
-							...(schema.additionalProperties === false ? { additionalProperties: false } : {}),
+							...(schema.additionalProperties === false
+								? { additionalProperties: false }
+								: {}),
 						},
 					},
 				},

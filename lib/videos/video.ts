@@ -106,14 +106,20 @@ export function normalizeAccess(input: unknown): Access {
 					field: "access.chainId",
 				});
 			if (typeof a.contract !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(a.contract))
-				throw new ValidationError("access.contract must be a 0x-prefixed 20-byte address.", {
-					field: "access.contract",
-				});
+				throw new ValidationError(
+					"access.contract must be a 0x-prefixed 20-byte address.",
+					{
+						field: "access.contract",
+					},
+				);
 			if (a.standard !== "erc721" && a.standard !== "erc1155")
 				throw new ValidationError("access.standard must be 'erc721' or 'erc1155'.", {
 					field: "access.standard",
 				});
-			if (a.tokenId !== undefined && (typeof a.tokenId !== "string" || !/^\d{1,78}$/.test(a.tokenId)))
+			if (
+				a.tokenId !== undefined &&
+				(typeof a.tokenId !== "string" || !/^\d{1,78}$/.test(a.tokenId))
+			)
 				throw new ValidationError("access.tokenId must be a decimal string.", {
 					field: "access.tokenId",
 				});

@@ -1,0 +1,23 @@
+# StreamGate node image: one image, the services a container hosts are chosen by SERVICES.
+FROM node:24-bookworm-slim
+
+# ffmpeg/ffprobe from Debian (transcoder and upload probe by content); tini reaps ffmpeg children
+RUN apt-get update \
+	&& apt-get install -y --no-install-recommends ffmpeg tini ca-certificates \
+	&& rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
+COPY . .
+
+ENV NODE_ENV=production \
+	DATA_DIR=/data \
+	PORT=3000 \
+	METRICS_PORT=3030
+VOLUME ["/data"]
+EXPOSE 3000 3030
+
+USER node
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["npx", "tsx", "bin/streamgate.ts"]
