@@ -2,7 +2,18 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-	{ ignores: ["node_modules", "dist", "data", "coverage", "test-output", "web/dist", "**/*.js", "**/*.mjs"] },
+	{
+		ignores: [
+			"node_modules",
+			"dist",
+			"data",
+			"coverage",
+			"test-output",
+			"web/dist",
+			"**/*.js",
+			"**/*.mjs",
+		],
+	},
 	...tseslint.configs.recommended,
 	{
 		languageOptions: {
@@ -11,7 +22,10 @@ export default tseslint.config(
 		rules: {
 			"@typescript-eslint/no-floating-promises": "error",
 			"@typescript-eslint/no-explicit-any": "off",
-			"@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+			"@typescript-eslint/no-unused-vars": [
+				"error",
+				{ argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+			],
 			"@typescript-eslint/no-require-imports": "off",
 		},
 	},

@@ -21,7 +21,10 @@ export function createBrokerOptions(config: Config = loadConfig()): BrokerOption
 				} as any)
 			: { type: "MemoryLRU", options: { max: 5000, ttl: 60 } },
 		serializer: "JSON",
-		logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: false } },
+		logger: {
+			type: "Console",
+			options: { level: config.logLevel, formatter: "short", colors: false },
+		},
 		logLevel: config.logLevel,
 		requestTimeout: config.requestTimeoutMs,
 		retryPolicy: { enabled: false },

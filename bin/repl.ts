@@ -16,7 +16,9 @@ async function main(): Promise<void> {
 	} as any);
 	await broker.start();
 	if (!config.transporter) {
-		console.log("No TRANSPORTER set: this REPL sees only itself. Set TRANSPORTER and NAMESPACE to join a cluster.");
+		console.log(
+			"No TRANSPORTER set: this REPL sees only itself. Set TRANSPORTER and NAMESPACE to join a cluster.",
+		);
 	}
 	broker.repl();
 }

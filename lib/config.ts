@@ -68,9 +68,11 @@ function str(env: Env, name: string, def: string): string {
 function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
 	const raw = env[name];
 	if (raw === undefined || raw === "") return def;
-	if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got '${raw}'`);
+	if (!/^\d+$/.test(raw.trim()))
+		throw new ConfigError(name, `must be a whole number, got '${raw}'`);
 	const n = Number(raw);
-	if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+	if (n < min || n > max)
+		throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
 	return n;
 }
 
@@ -78,7 +80,8 @@ function num(env: Env, name: string, def: number): number {
 	const raw = env[name];
 	if (raw === undefined || raw === "") return def;
 	const n = Number(raw);
-	if (!Number.isFinite(n) || n < 0) throw new ConfigError(name, `must be a number ≥ 0, got '${raw}'`);
+	if (!Number.isFinite(n) || n < 0)
+		throw new ConfigError(name, `must be a number ≥ 0, got '${raw}'`);
 	return n;
 }
 
@@ -146,7 +149,8 @@ export function loadConfig(env: Env = process.env): Config {
 				secretAccessKey: env.S3_SECRET_ACCESS_KEY,
 			}
 		: null;
-	if (!s3 && env.S3_ENDPOINT) throw new ConfigError("S3_BUCKET", "is required when S3_ENDPOINT is set");
+	if (!s3 && env.S3_ENDPOINT)
+		throw new ConfigError("S3_BUCKET", "is required when S3_ENDPOINT is set");
 
 	let chainRpcUrls: Record<string, string> = {};
 	if (env.CHAIN_RPC_URLS) {
@@ -155,7 +159,11 @@ export function loadConfig(env: Env = process.env): Config {
 		} catch {
 			throw new ConfigError("CHAIN_RPC_URLS", `must be JSON like {"1":"https://…"}`);
 		}
-		if (typeof chainRpcUrls !== "object" || chainRpcUrls === null || Array.isArray(chainRpcUrls))
+		if (
+			typeof chainRpcUrls !== "object" ||
+			chainRpcUrls === null ||
+			Array.isArray(chainRpcUrls)
+		)
 			throw new ConfigError("CHAIN_RPC_URLS", "must be a JSON object of chain id → URL");
 		for (const [id, u] of Object.entries(chainRpcUrls)) {
 			if (!/^\d+$/.test(id) || typeof u !== "string" || !/^(https?|wss?):\/\//.test(u))
@@ -176,7 +184,9 @@ export function loadConfig(env: Env = process.env): Config {
 	const port = int(env, "PORT", 3000, 0, 65535);
 	const metricsRaw = env.METRICS_PORT;
 	const metricsPort =
-		metricsRaw === "off" || metricsRaw === "0" ? null : int(env, "METRICS_PORT", 3030, 1, 65535);
+		metricsRaw === "off" || metricsRaw === "0"
+			? null
+			: int(env, "METRICS_PORT", 3030, 1, 65535);
 
 	const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 	const playbackSecret = str(env, "PLAYBACK_SECRET", "");
@@ -208,7 +218,13 @@ export function loadConfig(env: Env = process.env): Config {
 		playbackSecret,
 		playbackTtlSec: int(env, "PLAYBACK_TTL", 6 * 3600, 10),
 		transcoderLabels: list(env, "TRANSCODER_LABELS"),
-		transcoderMaxJobs: int(env, "TRANSCODER_MAX_JOBS", Math.max(1, Math.floor(cpus / 2)), 1, 1024),
+		transcoderMaxJobs: int(
+			env,
+			"TRANSCODER_MAX_JOBS",
+			Math.max(1, Math.floor(cpus / 2)),
+			1,
+			1024,
+		),
 		heavyJobCost: num(env, "HEAVY_JOB_COST", 1920 * 1080 * 30 * 60 * 3),
 		siweDomain: str(env, "SIWE_DOMAIN", `localhost:${port}`),
 		chainRpcUrls,

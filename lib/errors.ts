@@ -12,7 +12,12 @@ export class DomainError extends Error {
 
 	constructor(
 		message: string,
-		opts: { type: string; status?: number; retryable?: boolean; data?: Record<string, unknown> },
+		opts: {
+			type: string;
+			status?: number;
+			retryable?: boolean;
+			data?: Record<string, unknown>;
+		},
 	) {
 		super(message);
 		this.name = new.target.name;

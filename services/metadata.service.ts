@@ -280,7 +280,7 @@ const MetadataService: ServiceSchema = {
 					const updated = await this.load(id);
 					await this.changed(ctx, updated);
 					if (current.status !== status)
-						void ctx.emit("video.status", {
+						void ctx.broadcast("video.status", {
 							id,
 							from: current.status,
 							to: status,
@@ -288,6 +288,22 @@ const MetadataService: ServiceSchema = {
 						});
 					return updated;
 				}
+			},
+		},
+
+		/** Videos in the given statuses, oldest first (internal: the worker's restart re-queue). */
+		byStatus: {
+			params: {
+				status: { type: "array", items: { type: "enum", values: [...VIDEO_STATUSES] }, min: 1 },
+				limit: { type: "number", integer: true, min: 1, max: 10_000, default: 1000 },
+			},
+			async handler(ctx: Context<{ status: VideoStatus[]; limit: number }>): Promise<Video[]> {
+				const docs = await this.adapter.find({
+					query: { status: { $in: ctx.params.status } },
+					sort: ["createdAt"],
+					limit: ctx.params.limit,
+				});
+				return docs.map((d: any) => this.fromDoc(d));
 			},
 		},
 

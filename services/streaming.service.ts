@@ -1,24 +1,81 @@
 /**
- * streaming: playback URLs and the files behind them. Signing and serving arrive with the video
- * pipeline; until then this service has no actions.
+ * streaming: playback. `streaming.sign` checks access and issues signed, expiring URLs whose
+ * token covers the `/play/<token>/<id>/` prefix; `serve` answers `/play/...` requests from
+ * storage (Range, ETag, Cache-Control) for the gateway that hosts this service.
  */
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { loadConfig } from "../lib/config";
+import { ConflictError } from "../lib/errors";
+import { handlePlaybackRequest, issuePlayback, verifyPlaybackToken } from "../lib/playback";
+import { resolvePlaybackSecret } from "../lib/playback/secret";
+import { videoPrefix } from "../lib/storage";
+import { ID_PATTERN, Video } from "../lib/videos/video";
 import { ErrorsMixin } from "../mixins/errors.mixin";
+import { createStorageMixin } from "../mixins/storage.mixin";
 
 const config = loadConfig();
 
 export interface StreamingSettings extends ServiceSettingSchema {
-	s3: unknown;
-	dataDir: string;
+	ttlSec: number;
+}
+
+export interface PlaybackReply {
+	hls: string;
+	dash: string;
+	expiresAt: number;
 }
 
 const StreamingService: ServiceSchema<StreamingSettings> = {
 	name: "streaming",
-	mixins: [ErrorsMixin],
-	settings: { s3: config.s3, dataDir: config.dataDir },
+	mixins: [ErrorsMixin, createStorageMixin(config)],
+	settings: { ttlSec: config.playbackTtlSec },
+
+	actions: {
+		/** Access check, then `{ hls, dash, expiresAt }` for a ready video. */
+		sign: {
+			params: { $$strict: true, id: { type: "string", pattern: ID_PATTERN } },
+			async handler(ctx: Context<{ id: string }, any>): Promise<PlaybackReply> {
+				// metadata.show applies the listing rules (private → 404 for others).
+				const video: Video = await ctx.call("metadata.show", { id: ctx.params.id }, { meta: ctx.meta });
+				if (this.broker.registry.hasService("auth", undefined as any)) {
+					const actions = this.broker.registry.getActionList({ onlyAvailable: true }) as any[];
+					if (actions.some(a => a.name === "auth.checkAccess"))
+						await ctx.call("auth.checkAccess", { video }, { meta: ctx.meta });
+				}
+				if (video.status !== "ready")
+					throw new ConflictError(`Video '${video.id}' is ${video.status}; it can be played once it is ready.`, { status: video.status }, "VIDEO_NOT_READY");
+				const p = issuePlayback({ secret: this.secret, videoId: video.id, ttlSeconds: this.settings.ttlSec });
+				return { hls: p.hls, dash: p.dash, expiresAt: p.expiresAt };
+			},
+		},
+
+		/** Checks a playback token for a video: `{ videoId, expiresAt }` or 403. */
+		verify: {
+			params: { token: { type: "string", max: 200 }, id: { type: "string", pattern: ID_PATTERN } },
+			handler(ctx: Context<{ token: string; id: string }>) {
+				return verifyPlaybackToken({ secret: this.secret, token: ctx.params.token, videoId: ctx.params.id });
+			},
+		},
+	},
+
+	events: {
+		/** A deleted video's outputs go with it. */
+		async "video.deleted"(ctx: Context<{ id: string }>) {
+			const n = await this.storage.deletePrefix(videoPrefix(ctx.params.id));
+			this.logger.info(`Deleted ${n} output file(s) of ${ctx.params.id}.`);
+		},
+	},
+
+	methods: {
+		/** Serves one `/play/<token>/<id>/<file>` request (called by the gateway on this node). */
+		serve(req: IncomingMessage, res: ServerResponse) {
+			return handlePlaybackRequest({ req, res, storage: this.storage, secret: this.secret });
+		},
+	},
+
 	created() {
-		this.logger.info(`streaming: serving from ${this.settings.s3 ? "s3" : "local disk"}`);
+		this.secret = resolvePlaybackSecret({ secret: config.playbackSecret, dataDir: config.dataDir, clustered: !!config.transporter });
 	},
 };
 

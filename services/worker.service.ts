@@ -1,25 +1,202 @@
 /**
- * worker: durable jobs (the pipeline per video, retries, clean-ups). The queues arrive with the
- * video pipeline; until then this service only reports which backend it will use.
+ * worker: the pipeline as durable jobs. `video.uploaded` adds `transcode:<id>`; the job moves the
+ * video to processing, calls `transcoder.transcode` (routed by the strategy), records the result
+ * and emits `video.ready` or `video.failed`. BullMQ on Redis in cluster mode, an in-process queue
+ * embedded; at start every video left queued or processing is queued again.
  */
-import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
+import { BullQueue, JobQueue, JobRun, JOB_STATES, MemoryQueue, PermanentJobError } from "../lib/jobs";
+import { redisOptionsFromUrl } from "../broker/resilient-redis-cacher";
 import { ErrorsMixin } from "../mixins/errors.mixin";
+import { AuditMixin } from "../mixins/audit.mixin";
+import type { Video } from "../lib/videos/video";
 
 const config = loadConfig();
 
 export interface WorkerSettings extends ServiceSettingSchema {
 	redisUrl: string | null;
+	namespace: string;
+	attempts: number;
+	backoffMs: number;
+	/** Parallel transcode jobs this worker dispatches. */
+	concurrency: number;
+	/** Longest a transcode may take before the call is abandoned and retried. */
+	transcodeTimeoutMs: number;
+	cleanupEveryMs: number;
+}
+
+interface TranscodeJob {
+	videoId: string;
+	key: string;
 }
 
 const WorkerService: ServiceSchema<WorkerSettings> = {
 	name: "worker",
-	mixins: [ErrorsMixin],
-	settings: { redisUrl: config.redisUrl },
+	mixins: [ErrorsMixin, AuditMixin],
+	settings: {
+		redisUrl: config.redisUrl,
+		namespace: config.namespace,
+		attempts: Number(process.env.JOB_ATTEMPTS ?? 3),
+		backoffMs: Number(process.env.JOB_BACKOFF_MS ?? 5000),
+		concurrency: Number(process.env.WORKER_CONCURRENCY ?? 4),
+		transcodeTimeoutMs: 2 * 3600_000,
+		cleanupEveryMs: 15 * 60_000,
+	},
+	dependencies: ["metadata"],
+
+	actions: {
+		/** Jobs by state: `{ counts, jobs }` (newest first). */
+		jobs: {
+			params: {
+				$$strict: true,
+				state: { type: "enum", values: [...JOB_STATES], optional: true },
+				limit: { type: "number", integer: true, min: 1, max: 500, convert: true, default: 50 },
+			},
+			async handler(ctx: Context<{ state?: (typeof JOB_STATES)[number]; limit: number }>) {
+				const { state, limit } = ctx.params;
+				const [counts, jobs] = await Promise.all([
+					this.queue.counts(),
+					this.queue.list(state ? [state] : undefined, limit),
+				]);
+				return { backend: this.queue.backend, counts, jobs };
+			},
+		},
+
+		/** Retries a failed job (`transcode:<videoId>`): the video goes back to queued. */
+		retry: {
+			params: { $$strict: true, id: { type: "string", pattern: /^transcode:[A-Za-z0-9_-]{1,64}$/ } },
+			async handler(ctx: Context<{ id: string }>) {
+				const videoId = ctx.params.id.slice("transcode:".length);
+				await ctx.call("metadata.setStatus", { id: videoId, status: "queued" });
+				const job = await this.queue.get(ctx.params.id);
+				if (job) await this.queue.retry(ctx.params.id);
+				else await this.enqueue(videoId, `uploads/${videoId}`);
+				this.audit(ctx, { action: "job.retry", target: ctx.params.id, result: "ok" });
+				return { id: ctx.params.id, retried: true };
+			},
+		},
+	},
+
+	events: {
+		/** A finished, probed upload: queue its transcode. */
+		async "video.uploaded"(ctx: Context<{ id: string; key: string }>) {
+			await this.enqueue(ctx.params.id, ctx.params.key);
+		},
+	},
+
+	methods: {
+		async enqueue(videoId: string, key: string) {
+			const added = await this.queue.add("transcode", videoId, { videoId, key } satisfies TranscodeJob, {
+				attempts: this.settings.attempts,
+				backoffMs: this.settings.backoffMs,
+			});
+			this.logger.info(`transcode:${videoId} ${added ? "queued" : "already pending"}`);
+			return added;
+		},
+
+		/** One attempt of a transcode job. */
+		async processTranscode(job: JobRun<TranscodeJob>) {
+			const { videoId, key } = job.data;
+			let video: Video;
+			try {
+				video = await this.broker.call("metadata.get", { id: videoId });
+			} catch (err: any) {
+				if (err?.code === 404) throw new PermanentJobError(`Video '${videoId}' no longer exists.`, "VIDEO_GONE");
+				throw err;
+			}
+			if (video.status === "ready") return { skipped: "already ready" };
+			await this.setStatus(videoId, "processing", undefined, { attempts: job.attempt });
+			try {
+				const res: any = await this.broker.call(
+					"transcoder.transcode",
+					{ id: videoId, key },
+					{ timeout: this.settings.transcodeTimeoutMs, requestID: job.id },
+				);
+				await this.setStatus(videoId, "ready", undefined, {
+					duration: res.duration,
+					width: res.renditions.at(-1)?.width ?? null,
+					height: res.renditions.at(-1)?.height ?? null,
+					renditions: res.renditions.map((r: any) => ({
+						name: r.name,
+						width: r.width,
+						height: r.height,
+						bitrate: r.bitrate,
+						bandwidth: r.bandwidth,
+						averageBandwidth: r.averageBandwidth,
+						codecs: r.codecs,
+						playlist: r.playlist,
+					})),
+					transcodedBy: res.transcodedBy,
+					encoder: res.encoder,
+					attempts: job.attempt,
+				});
+				void this.broker.broadcast("video.ready", { id: videoId, transcodedBy: res.transcodedBy, attempts: job.attempt });
+				return { transcodedBy: res.transcodedBy };
+			} catch (err: any) {
+				const permanent = err instanceof PermanentJobError || (err?.retryable === false && err?.code >= 400 && err?.code < 500);
+				const last = permanent || job.attempt >= job.maxAttempts;
+				const reason = { code: String(err?.type ?? err?.code ?? "TRANSCODE_FAILED"), message: String(err?.message ?? err).slice(0, 2000) };
+				this.logger.warn(`transcode:${videoId} attempt ${job.attempt}/${job.maxAttempts} failed: ${reason.code} ${reason.message}`);
+				// The queue retries: back to queued so nothing stays `processing` in between.
+				await this.setStatus(videoId, last ? "failed" : "queued", last ? reason : undefined, { attempts: job.attempt }).catch(
+					(e: Error) => this.logger.warn(`Could not record the failure of ${videoId}: ${e.message}`),
+				);
+				if (last) void this.broker.broadcast("video.failed", { id: videoId, error: reason, attempts: job.attempt });
+				if (permanent) throw new PermanentJobError(reason.message, reason.code);
+				throw err;
+			}
+		},
+
+		async setStatus(id: string, status: string, error?: { code: string; message: string }, result?: Record<string, unknown>) {
+			return this.broker.call("metadata.setStatus", { id, status, ...(error ? { error } : {}), ...(result ? { result } : {}) });
+		},
+
+		/** Queues every video left queued or processing (a restart, a lost queue). */
+		async requeueUnfinished() {
+			const videos: Video[] = await this.broker.call("metadata.byStatus", { status: ["queued", "processing"] });
+			for (const v of videos) {
+				// A job another worker is running stays as it is; only orphans go back to queued.
+				const added = await this.enqueue(v.id, `uploads/${v.id}`);
+				if (added && v.status === "processing") await this.setStatus(v.id, "queued").catch(() => {});
+			}
+			if (videos.length) this.logger.info(`Re-queued ${videos.length} unfinished video(s) from metadata.`);
+		},
+
+		/** Scheduled clean-up: expired uploads (upload service) and orphaned output folders. */
+		async cleanup() {
+			if (!this.broker.registry.hasService("upload", undefined as any)) return;
+			try {
+				const res = await this.broker.call("upload.cleanup", {});
+				this.logger.info("Clean-up:", res);
+			} catch (err) {
+				this.logger.warn(`Clean-up failed: ${(err as Error).message}`);
+			}
+		},
+	},
+
 	created() {
-		this.logger.info(
-			`worker: jobs in ${this.settings.redisUrl ? "BullMQ on redis" : "an in-process queue"}`,
-		);
+		this.queue = (
+			this.settings.redisUrl
+				? new BullQueue<TranscodeJob>({
+						name: "transcode",
+						prefix: `${this.settings.namespace}:bull`,
+						connection: redisOptionsFromUrl(this.settings.redisUrl),
+						onError: err => this.logger.warn(`BullMQ: ${err.message}`),
+					})
+				: new MemoryQueue<TranscodeJob>()
+		) as JobQueue<TranscodeJob>;
+		this.logger.info(`worker: jobs in ${this.settings.redisUrl ? "BullMQ on redis" : "an in-process queue (re-queued from metadata at start)"}`);
+	},
+	async started() {
+		this.queue.process((job: JobRun<TranscodeJob>) => this.processTranscode(job), this.settings.concurrency);
+		await this.requeueUnfinished();
+		this.cleanupTimer = setInterval(() => void this.cleanup(), this.settings.cleanupEveryMs);
+		this.cleanupTimer.unref();
+	},
+	async stopped() {
+		clearInterval(this.cleanupTimer);
+		await this.queue.close();
 	},
 };
 

@@ -30,7 +30,15 @@ export class AlertBook {
 	raise(rule: AlertRule, subject: string, severity: Severity, message: string): Alert | null {
 		const id = `${rule}:${subject}`;
 		if (this.active.has(id)) return null;
-		const alert: Alert = { id, rule, subject, severity, message, since: this.now(), resolvedAt: null };
+		const alert: Alert = {
+			id,
+			rule,
+			subject,
+			severity,
+			message,
+			since: this.now(),
+			resolvedAt: null,
+		};
 		this.active.set(id, alert);
 		this.remember(alert);
 		return alert;

@@ -42,7 +42,10 @@ export async function runChecks(
 				const out = await Promise.race([
 					fn(),
 					new Promise((_, rej) => {
-						timer = setTimeout(() => rej(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+						timer = setTimeout(
+							() => rej(new Error(`no answer within ${timeoutMs} ms`)),
+							timeoutMs,
+						);
 					}),
 				]);
 				return {

@@ -30,7 +30,11 @@ export function redisRateStoreFactory(client: Redis, prefix = "sg:rl:") {
 			this.resetTime = start + this.windowMs;
 			const k = `${prefix}${start}:${key}`;
 			try {
-				const res = await client.multi().incr(k).pexpire(k, this.windowMs * 2).exec();
+				const res = await client
+					.multi()
+					.incr(k)
+					.pexpire(k, this.windowMs * 2)
+					.exec();
 				const n = Number(res?.[0]?.[1]);
 				if (Number.isFinite(n)) return n;
 				throw new Error("no reply");
