@@ -1,0 +1,143 @@
+/**
+ * StreamGate's command line.
+ *   npm run cli -- upload <file> [--title T] [--description D] [--tags a,b] [--server URL] [--token T]
+ * Uploads with tus (resumable: run the same command again after an interruption and it resumes),
+ * shows a progress bar, follows the transcode until the video is ready and prints playback URLs.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import * as tus from "tus-js-client";
+import { followEvents } from "../lib/client/sse";
+
+const USAGE = `Usage:
+  npm run cli -- upload <file> [--title T] [--description D] [--tags a,b] [--server URL] [--token T]
+
+Options:
+  --server   the gateway (default: $STREAMGATE_URL or http://localhost:3000)
+  --token    a Bearer token or API key (default: $STREAMGATE_TOKEN)`;
+
+function bar(fraction: number, width = 30): string {
+	const n = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+	return `[${"#".repeat(n)}${"-".repeat(width - n)}] ${(fraction * 100).toFixed(1).padStart(5)}%`;
+}
+
+function line(text: string): void {
+	if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
+	else process.stderr.write(`${text}\n`);
+}
+
+async function upload(argv: string[]): Promise<number> {
+	const { values, positionals } = parseArgs({
+		args: argv,
+		allowPositionals: true,
+		options: {
+			title: { type: "string" },
+			description: { type: "string" },
+			tags: { type: "string" },
+			server: { type: "string", default: process.env.STREAMGATE_URL ?? "http://localhost:3000" },
+			token: { type: "string", default: process.env.STREAMGATE_TOKEN },
+			"chunk-size": { type: "string", default: String(8 * 1024 * 1024) },
+		},
+	});
+	const file = positionals[0];
+	if (!file) {
+		console.error(USAGE);
+		return 2;
+	}
+	let stat: fs.Stats;
+	try {
+		stat = fs.statSync(file);
+	} catch {
+		console.error(`No such file: ${file}`);
+		return 2;
+	}
+	const server = values.server!.replace(/\/$/, "");
+	const headers: Record<string, string> = values.token ? { Authorization: `Bearer ${values.token}` } : {};
+	const storeDir = path.join(os.homedir(), ".streamgate");
+	fs.mkdirSync(storeDir, { recursive: true });
+	const urlStorage = new (tus as any).FileUrlStorage(path.join(storeDir, "uploads.json"));
+
+	const title = values.title ?? path.basename(file).replace(/\.[^.]+$/, "");
+	const uploadUrl: string = await new Promise((resolve, reject) => {
+		const up = new tus.Upload(fs.createReadStream(file), {
+			endpoint: `${server}/api/v1/uploads`,
+			uploadSize: stat.size,
+			chunkSize: Number(values["chunk-size"]),
+			retryDelays: [0, 1000, 3000, 5000, 10000],
+			headers,
+			metadata: {
+				filename: path.basename(file),
+				title,
+				...(values.description ? { description: values.description } : {}),
+				...(values.tags ? { tags: values.tags } : {}),
+			},
+			urlStorage,
+			storeFingerprintForResuming: true,
+			removeFingerprintOnSuccess: true,
+			onProgress: (sent, total) => line(`upload    ${bar(sent / total)} ${(sent / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB`),
+			onError: err => reject(err),
+			onSuccess: () => resolve(up.url!),
+		});
+		up.findPreviousUploads().then(prev => {
+			if (prev.length) {
+				process.stderr.write(`Resuming an earlier upload of ${file}\n`);
+				up.resumeFromPreviousUpload(prev[0]!);
+			}
+			up.start();
+		}, reject);
+	});
+	process.stderr.write("\n");
+	const id = uploadUrl.split("/").pop()!;
+	console.log(`uploaded: ${id}`);
+
+	let final: { to: string; error?: { code: string; message: string } } | null = null;
+	await followEvents(`${server}/api/v1/videos/${id}/events`, e => {
+		if (e.event === "progress") line(`transcode ${bar(e.data.percent / 100)} ${e.data.fps ?? 0} fps, ${e.data.speed ?? 0}x`);
+		if (e.event === "status") {
+			if (e.data.to === "ready" || e.data.to === "failed") {
+				final = e.data;
+				return true;
+			}
+			if (!process.stderr.isTTY) process.stderr.write(`status: ${e.data.to}\n`);
+		}
+		return false;
+	}, { headers });
+	process.stderr.write("\n");
+	const result = final as { to: string; error?: { code: string; message: string } } | null;
+	if (result?.to !== "ready") {
+		console.error(`transcode failed: ${result?.error?.code ?? "?"}: ${result?.error?.message ?? "unknown reason"}`);
+		return 1;
+	}
+	const res = await fetch(`${server}/api/v1/videos/${id}/playback`, { method: "POST", headers });
+	const body: any = await res.json();
+	if (!res.ok) {
+		console.error(`playback: ${res.status} ${body?.message}`);
+		return 1;
+	}
+	console.log(`ready: ${server}/watch/${id}`);
+	console.log(`HLS:  ${server}${body.hls}`);
+	console.log(`DASH: ${server}${body.dash}`);
+	console.log(`(URLs expire at ${new Date(body.expiresAt * 1000).toISOString()})`);
+	return 0;
+}
+
+async function main(): Promise<number> {
+	const [cmd, ...rest] = process.argv.slice(2);
+	switch (cmd) {
+		case "upload":
+			return upload(rest);
+		default:
+			console.error(USAGE);
+			return cmd ? 2 : 0;
+	}
+}
+
+main().then(
+	code => process.exit(code),
+	err => {
+		console.error(`error: ${err?.message ?? err}`);
+		process.exit(1);
+	},
+);
