@@ -7,11 +7,15 @@ import { loadConfig } from "../lib/config";
 import { createBrokerOptions } from "../moleculer.config";
 
 async function main(): Promise<void> {
-	const config = loadConfig({ ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? "off" });
+	// Quiet by default (the REPL owns the terminal) and no metrics port to collide with a node's.
+	const config = loadConfig({
+		...process.env,
+		METRICS_PORT: process.env.METRICS_PORT ?? "off",
+		LOGLEVEL: process.env.LOGLEVEL ?? "warn",
+	});
 	const broker = new ServiceBroker({
 		...createBrokerOptions(config),
 		nodeID: config.nodeId ?? `repl-${process.pid}`,
-		logLevel: process.env.LOGLEVEL ? config.logLevel : "warn",
 		replOptions: { customCommands: [], delimiter: "streamgate $ " },
 	} as any);
 	await broker.start();

@@ -168,7 +168,15 @@ const MetadataService: ServiceSchema = {
 				sort: { type: "enum", values: [...SORTS], default: "-createdAt" },
 			},
 			cache: {
-				enabled: onlyKnownParams(["q", "tag", "owner", "status", "page", "pageSize", "sort"]),
+				enabled: onlyKnownParams([
+					"q",
+					"tag",
+					"owner",
+					"status",
+					"page",
+					"pageSize",
+					"sort",
+				]),
 				keys: [
 					"q",
 					"tag",
@@ -294,10 +302,16 @@ const MetadataService: ServiceSchema = {
 		/** Videos in the given statuses, oldest first (internal: the worker's restart re-queue). */
 		byStatus: {
 			params: {
-				status: { type: "array", items: { type: "enum", values: [...VIDEO_STATUSES] }, min: 1 },
+				status: {
+					type: "array",
+					items: { type: "enum", values: [...VIDEO_STATUSES] },
+					min: 1,
+				},
 				limit: { type: "number", integer: true, min: 1, max: 10_000, default: 1000 },
 			},
-			async handler(ctx: Context<{ status: VideoStatus[]; limit: number }>): Promise<Video[]> {
+			async handler(
+				ctx: Context<{ status: VideoStatus[]; limit: number }>,
+			): Promise<Video[]> {
 				const docs = await this.adapter.find({
 					query: { status: { $in: ctx.params.status } },
 					sort: ["createdAt"],
@@ -360,16 +374,19 @@ const MetadataService: ServiceSchema = {
 		},
 		scheduleGauge() {
 			if (this.gaugeTimer) return;
-			this.gaugeTimer = setTimeout(async () => {
+			this.gaugeTimer = setTimeout(() => {
 				this.gaugeTimer = null;
-				try {
-					const counts = await this.countByStatus();
-					for (const [status, n] of Object.entries(counts))
-						this.broker.metrics.set(METRICS.videos.name, n, { status });
-				} catch (err) {
-					this.logger.warn("Could not count videos for metrics:", (err as Error).message);
-				}
+				void this.updateGauge();
 			}, 500);
+		},
+		async updateGauge() {
+			try {
+				const counts = await this.countByStatus();
+				for (const [status, n] of Object.entries(counts))
+					this.broker.metrics.set(METRICS.videos.name, n, { status });
+			} catch (err) {
+				this.logger.warn("Could not count videos for metrics:", (err as Error).message);
+			}
 		},
 	},
 
@@ -381,7 +398,7 @@ const MetadataService: ServiceSchema = {
 			});
 	},
 	async started() {
-		this.scheduleGauge();
+		await this.updateGauge();
 	},
 	stopped() {
 		clearTimeout(this.gaugeTimer);

@@ -1,0 +1,67 @@
+/**
+ * The Prometheus endpoint of a real node: it parses with `promtool check metrics`, the
+ * `streamgate_*` metrics also pass promtool's naming lints, and they count what happened.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { freePort, request, startNode, stopAllNodes, waitForHttp } from "../../helpers/cluster";
+import { randomNamespace, requiredByRun } from "../../helpers/env";
+
+const promtool = spawnSync("promtool", ["--version"]).status === 0;
+if (!promtool) {
+	if (requiredByRun().has("promtool"))
+		throw new Error(
+			"STREAMGATE_REQUIRE names promtool, but it is not installed (apt-get install prometheus).",
+		);
+	process.stderr.write(
+		"metrics lint tests skipped: promtool is not installed (Debian package prometheus)\n",
+	);
+}
+
+(promtool ? describe : describe.skip)("Prometheus metrics", () => {
+	let port: number;
+	let metricsPort: number;
+
+	beforeAll(async () => {
+		port = await freePort();
+		metricsPort = await freePort();
+		const node = startNode({
+			services: ["api", "metadata", "cache", "monitor"],
+			nodeId: "metrics-1",
+			namespace: randomNamespace(),
+			port,
+			env: { TRANSPORTER: "", METRICS_PORT: String(metricsPort) },
+		});
+		await node.waitForStart();
+		await waitForHttp(`http://127.0.0.1:${port}/api/v1/health`, r => r.status === 200);
+	});
+	afterAll(() => stopAllNodes());
+
+	it("parses, lints clean for streamgate_*, and counts requests by route and status", async () => {
+		await request(`http://127.0.0.1:${port}/api/v1/videos`);
+		await request(`http://127.0.0.1:${port}/api/v1/videos/does-not-exist`);
+		await request(`http://127.0.0.1:${port}/api/v1/videos?bogus=1`);
+		const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+
+		// promtool exits 0 when it parses; lint problems are printed (Moleculer's own names have some).
+		const res = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+		const out = `${res.stdout}${res.stderr}`;
+		expect(out).not.toMatch(/error while linting|text format parsing error/i);
+		const ours = out.split("\n").filter(l => l.startsWith("streamgate_"));
+		expect(ours).toEqual([]);
+
+		expect(text).toMatch(
+			/^streamgate_http_requests_total\{[^}]*route="\/api\/v1\/videos",status="200"\} 1$/m,
+		);
+		expect(text).toMatch(
+			/^streamgate_http_requests_total\{[^}]*route="\/api\/v1\/videos\/:id",status="404"\} 1$/m,
+		);
+		expect(text).toMatch(
+			/^streamgate_http_requests_total\{[^}]*route="\/api\/v1\/videos",status="422"\} 1$/m,
+		);
+		expect(text).toMatch(/^# TYPE streamgate_http_request_duration_seconds histogram$/m);
+		expect(text).toMatch(/^streamgate_videos\{[^}]*status="ready"\} 0$/m);
+		// Moleculer's built-in metrics are there too.
+		expect(text).toMatch(/^moleculer_request_total/m);
+		expect(execFileSync("promtool", ["--version"], { encoding: "utf8" })).toMatch(/promtool/);
+	});
+});
