@@ -1,0 +1,139 @@
+/**
+ * The bitrate ladder: which renditions a source gets. Pure: a `SourceInfo` in, rungs out.
+ */
+import { MediaError } from "../errors";
+import type { SourceInfo } from "./probe";
+
+/** One video rendition. Named by its short side, so a portrait 360x640 is "360p". */
+export interface VideoRung {
+	kind: "video";
+	name: string;
+	width: number;
+	height: number;
+	/** Target bits per second. */
+	bitrate: number;
+	/** VBV peak and buffer, bits (per second for maxrate). */
+	maxrate: number;
+	bufsize: number;
+}
+
+/** The one audio rendition every video rung shares. */
+export interface AudioRung {
+	kind: "audio";
+	name: string;
+	codec: "aac";
+	bitrate: number;
+	channels: number;
+	sampleRate: number;
+}
+
+/** A rung of the ladder. */
+export type Rung = VideoRung | AudioRung;
+
+/** One line of the ladder table: a short side and its bitrate. */
+export interface LadderStep {
+	shortSide: number;
+	bitrate: number;
+}
+
+/** The standard steps (short side → bits/s); a source gets those not above its own short side. */
+export const LADDER: readonly LadderStep[] = [
+	{ shortSide: 360, bitrate: 730_000 },
+	{ shortSide: 540, bitrate: 2_000_000 },
+	{ shortSide: 720, bitrate: 3_000_000 },
+	{ shortSide: 1080, bitrate: 6_000_000 },
+	{ shortSide: 1440, bitrate: 10_000_000 },
+	{ shortSide: 2160, bitrate: 16_000_000 },
+];
+
+/** Settings for `buildLadder`; all optional. */
+export interface LadderOptions {
+	/** Default `LADDER`. */
+	steps?: readonly LadderStep[];
+	/** maxrate = bitrate × this (default 1.5: VOD peaks may go to twice the average in HLS). */
+	maxrateFactor?: number;
+	/** bufsize = bitrate × this (default 2, about a second and a third at maxrate). */
+	bufsizeFactor?: number;
+	/** Floor for a source below the lowest step (default 200 kb/s). */
+	minBitrate?: number;
+	/** Add the shared AAC rung when the source has audio (default true). */
+	audio?: boolean;
+	/** Default 128 kb/s. */
+	audioBitrate?: number;
+}
+
+/** Builds the rungs for a source: video rungs by ascending size, then audio when there is any. */
+export function buildLadder(source: SourceInfo, opts: LadderOptions = {}): Rung[] {
+	const video = source.video;
+	if (!video || video.width <= 0 || video.height <= 0) {
+		throw new MediaError("The source has no video stream to transcode.", "NO_VIDEO_STREAM");
+	}
+	const steps = [...(opts.steps ?? LADDER)].sort((a, b) => a.shortSide - b.shortSide);
+	const maxrateFactor = opts.maxrateFactor ?? 1.5;
+	const bufsizeFactor = opts.bufsizeFactor ?? 2;
+	const portrait = video.height > video.width;
+	const short = Math.min(video.width, video.height);
+	const long = Math.max(video.width, video.height);
+
+	const rung = (name: string, shortPx: number, longPx: number, bitrate: number): VideoRung => ({
+		kind: "video",
+		name,
+		width: portrait ? shortPx : longPx,
+		height: portrait ? longPx : shortPx,
+		bitrate,
+		maxrate: Math.round(bitrate * maxrateFactor),
+		bufsize: Math.round(bitrate * bufsizeFactor),
+	});
+
+	const rungs: Rung[] = steps
+		.filter(s => s.shortSide <= short)
+		.map(s =>
+			rung(`${s.shortSide}p`, s.shortSide, even((long * s.shortSide) / short), s.bitrate),
+		);
+
+	if (rungs.length === 0) {
+		// Smaller than the lowest step: one rung at the source's own size, never upscaled, so
+		// rounded down to even (4:2:0 needs even sizes).
+		const first = steps[0] ?? LADDER[0];
+		const s = Math.max(2, evenDown(short));
+		const l = Math.max(2, evenDown(long));
+		const scaled = Math.round(
+			(first.bitrate * s * l) / (first.shortSide * ((first.shortSide * 16) / 9)),
+		);
+		rungs.push(rung(`${s}p`, s, l, Math.max(opts.minBitrate ?? 200_000, scaled)));
+	}
+
+	if (source.audio && opts.audio !== false) {
+		const rate = source.audio.sampleRate;
+		rungs.push({
+			kind: "audio",
+			name: "audio",
+			codec: "aac",
+			bitrate: opts.audioBitrate ?? 128_000,
+			// Stereo always: one audio rendition that every player and device can take.
+			channels: 2,
+			// Keep 44.1/48 kHz as they are; anything else is resampled to 48 kHz.
+			sampleRate: rate === 44_100 || rate === 48_000 ? rate : 48_000,
+		});
+	}
+	return rungs;
+}
+
+/** True for a video rung. */
+export function isVideoRung(r: Rung): r is VideoRung {
+	return r.kind === "video";
+}
+
+/** True for the audio rung. */
+export function isAudioRung(r: Rung): r is AudioRung {
+	return r.kind === "audio";
+}
+
+/** Nearest multiple of 2 (at least 2). */
+export function even(n: number): number {
+	return Math.max(2, Math.round(n / 2) * 2);
+}
+
+function evenDown(n: number): number {
+	return Math.floor(n / 2) * 2;
+}
