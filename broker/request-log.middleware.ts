@@ -19,7 +19,9 @@ export const RequestLogMiddleware: Middleware = {
 				);
 				return res;
 			} catch (err: any) {
-				const lvl = (err?.code ?? 500) >= 500 ? "warn" : "info";
+				if (err?.name === "RawResponseDone") throw err;
+				const status = typeof err?.code === "number" ? err.code : (err?.status ?? 500);
+				const lvl = status >= 500 ? "warn" : "info";
 				svcLogger?.[lvl](
 					`[req ${ctx.requestID}] ${action.name} failed: ${err?.type ?? err?.name} ${err?.message}`,
 				);

@@ -9,6 +9,16 @@ import { ID_PATTERN } from "../lib/videos/video";
 
 type Req = IncomingMessage & { $ctx?: Context<any, any>; $params?: Record<string, any> };
 
+/** Thrown to moleculer-web's `next` by raw handlers once they have answered. */
+export class RawResponseDone extends Error {
+	/** A 4xx code keeps moleculer-web from logging it as a server error. */
+	readonly code = 499;
+	constructor() {
+		super("answered by a raw handler");
+		this.name = "RawResponseDone";
+	}
+}
+
 /** Writes one SSE frame. */
 function sse(res: ServerResponse, event: string, data: unknown): void {
 	res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -30,9 +40,19 @@ export const MediaRoutesMixin: Partial<ServiceSchema> = {
 			const streaming = this.broker.getLocalService("streaming");
 			if (!streaming) {
 				res.writeHead(503, { "Content-Type": "application/json; charset=utf-8" });
-				res.end(JSON.stringify({ name: "ServiceUnavailableError", message: "This gateway node does not host the streaming service; run api and streaming together (SERVICES=api,upload,streaming).", code: 503, type: "STREAMING_NOT_LOCAL" }));
+				res.end(
+					JSON.stringify({
+						name: "ServiceUnavailableError",
+						message:
+							"This gateway node does not host the streaming service; run api and streaming together (SERVICES=api,upload,streaming).",
+						code: 503,
+						type: "STREAMING_NOT_LOCAL",
+					}),
+				);
 				return;
 			}
+			// moleculer-web strips the route prefix; the playback parser wants the whole path.
+			req.url = (req as any).originalUrl ?? req.url;
 			await streaming.serve(req, res);
 		},
 
@@ -41,7 +61,14 @@ export const MediaRoutesMixin: Partial<ServiceSchema> = {
 			const id = String(req.$params?.id ?? "");
 			if (!ID_PATTERN.test(id)) {
 				res.writeHead(422, { "Content-Type": "application/json; charset=utf-8" });
-				res.end(JSON.stringify({ name: "ValidationError", message: "The 'id' must be 1-64 letters, digits, '-' or '_'.", code: 422, type: "VALIDATION_ERROR" }));
+				res.end(
+					JSON.stringify({
+						name: "ValidationError",
+						message: "The 'id' must be 1-64 letters, digits, '-' or '_'.",
+						code: 422,
+						type: "VALIDATION_ERROR",
+					}),
+				);
 				return;
 			}
 			// Access and existence through the same rule as GET /videos/:id (errors answer as JSON).
@@ -53,7 +80,11 @@ export const MediaRoutesMixin: Partial<ServiceSchema> = {
 				"X-Accel-Buffering": "no",
 			});
 			res.write(`retry: 3000\n\n`);
-			sse(res, "status", { id, to: (video as any).status, error: (video as any).error ?? null });
+			sse(res, "status", {
+				id,
+				to: (video as any).status,
+				error: (video as any).error ?? null,
+			});
 			let subs: Set<ServerResponse> = this.sseClients.get(id);
 			if (!subs) this.sseClients.set(id, (subs = new Set()));
 			subs.add(res);
@@ -63,8 +94,17 @@ export const MediaRoutesMixin: Partial<ServiceSchema> = {
 				subs.delete(res);
 				if (subs.size === 0) this.sseClients.delete(id);
 			};
-			req.on("close", done);
-			res.on("error", done);
+			// Resolve when the client goes away, so the gateway's request context ends with it.
+			await new Promise<void>(resolve => {
+				req.on("close", () => {
+					done();
+					resolve();
+				});
+				res.on("error", () => {
+					done();
+					resolve();
+				});
+			});
 		},
 
 		fanOut(this: any, id: string, event: string, data: unknown) {

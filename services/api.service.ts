@@ -11,6 +11,7 @@ import { API_PREFIX, API_ROUTES, toAliases } from "../lib/api/routes";
 import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
 import { ErrorsMixin } from "../mixins/errors.mixin";
+import { MediaRoutesMixin, RawResponseDone } from "../mixins/media-routes.mixin";
 
 const config = loadConfig();
 const pkg = require("../package.json");
@@ -22,6 +23,19 @@ type Req = IncomingMessage & {
 	$startTime?: [number, number];
 	originalUrl?: string;
 };
+
+/**
+ * A moleculer-web alias for a raw `(req, res)` method of this service. moleculer-web waits for
+ * `next()`; calling it with RawResponseDone once the answer is sent ends the request cleanly.
+ */
+function rawAlias(method: string) {
+	return function (this: any, req: Req, res: ServerResponse, next: (err?: unknown) => void) {
+		Promise.resolve(this[method](req, res)).then(
+			() => next(new RawResponseDone()),
+			(err: unknown) => (res.headersSent ? next(new RawResponseDone()) : next(err)),
+		);
+	};
+}
 
 /** The rate-limit store: shared through Redis in cluster mode, in memory when embedded. */
 function rateLimitStore() {
@@ -36,7 +50,7 @@ function rateLimitStore() {
 
 const ApiService: ServiceSchema<Record<string, any>> = {
 	name: "api",
-	mixins: [ApiGateway as any, ErrorsMixin],
+	mixins: [ApiGateway as any, ErrorsMixin, MediaRoutesMixin],
 	settings: {
 		port: config.port,
 		ip: "0.0.0.0",
@@ -71,6 +85,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				"Tus-Version",
 				"Tus-Extension",
 				"Tus-Max-Size",
+				"Tus-Checksum-Algorithm",
 				"X-Rate-Limit-Remaining",
 				"Content-Range",
 				"ETag",
@@ -88,9 +103,21 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		},
 		routes: [
 			{
+				// tus 1.0 (POST, HEAD, PATCH, DELETE, OPTIONS): raw requests to the local upload service.
+				path: `${API_PREFIX}/uploads`,
+				aliases: { "/": rawAlias("handleTus"), "/:id": rawAlias("handleTus") },
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				// The body is the upload's bytes: no parser may read it.
+				bodyParsers: false,
+			},
+			{
 				path: API_PREFIX,
 				whitelist: API_ROUTES.map(r => r.action),
-				aliases: toAliases(API_ROUTES),
+				aliases: {
+					...toAliases(API_ROUTES),
+					"GET /videos/:id/events": rawAlias("handleEvents"),
+				},
 				mappingPolicy: "restrict",
 				autoAliases: false,
 				mergeParams: true,
@@ -110,6 +137,18 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					this.record(req, res.statusCode || 200);
 					return data;
 				},
+			},
+			{
+				// Playback files: token-checked, no body parsing, no per-IP limit (players fetch many).
+				path: "/play",
+				aliases: {
+					"GET /:token/:id/:file": rawAlias("handlePlay"),
+					"HEAD /:token/:id/:file": rawAlias("handlePlay"),
+				},
+				mappingPolicy: "restrict",
+				autoAliases: false,
+				bodyParsers: false,
+				rateLimit: { window: 60_000, limit: 1, key: () => null },
 			},
 			{
 				path: "/api",
@@ -138,8 +177,25 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 	},
 
 	methods: {
+		/**
+		 * The tus endpoint: hands the raw request to the `upload` service on this node. It must be
+		 * local (a request body cannot cross the transporter), so a gateway node runs `api,upload`.
+		 */
+		async handleTus(req: Req, res: ServerResponse) {
+			const upload = this.broker.getLocalService("upload") as any;
+			if (!upload?.handleHttp)
+				throw new Errors.MoleculerRetryableError(
+					"Uploads are not served by this gateway: the tus endpoint needs the 'upload' service on the same node as 'api' (e.g. SERVICES=api,upload,streaming).",
+					503,
+					"UPLOAD_NOT_ON_GATEWAY",
+				);
+			this.beforeCall(req.$ctx, req);
+			await upload.handleHttp(req, res, req.$ctx);
+		},
 		/** Every error answer passes here: clearer messages, then metrics and a log line. */
 		sendError(req: Req, res: ServerResponse, err: any) {
+			// A raw handler answered by itself: count it, nothing else to send.
+			if (err instanceof RawResponseDone) return this.record(req, res.statusCode);
 			const e = this.clarify(err, req);
 			this.record(
 				req,

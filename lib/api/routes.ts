@@ -17,6 +17,8 @@ export interface RouteDef {
 	auth: RouteAuth;
 	/** HTTP status of a success (default 200) */
 	status?: number;
+	/** Served by a raw (req, res) handler in the gateway, not an action alias: documented only. */
+	raw?: boolean;
 }
 
 export const API_PREFIX = "/api/v1";
@@ -72,6 +74,41 @@ export const API_ROUTES: RouteDef[] = [
 	},
 	{
 		method: "GET",
+		path: "/videos/:id/events",
+		action: "metadata.show",
+		summary:
+			"Server-Sent Events of one video: `status` now and on every change, `progress` while it transcodes",
+		tag: "videos",
+		auth: "optional",
+		raw: true,
+	},
+	{
+		method: "POST",
+		path: "/videos/:id/playback",
+		action: "streaming.sign",
+		summary:
+			"Signed, expiring HLS and DASH URLs `{ hls, dash, expiresAt }` after the access check",
+		tag: "playback",
+		auth: "optional",
+	},
+	{
+		method: "GET",
+		path: "/jobs",
+		action: "worker.jobs",
+		summary: "Jobs by state, newest first",
+		tag: "ops",
+		auth: "admin",
+	},
+	{
+		method: "POST",
+		path: "/jobs/:id/retry",
+		action: "worker.retry",
+		summary: "Retry a failed job (`transcode:<videoId>`)",
+		tag: "ops",
+		auth: "admin",
+	},
+	{
+		method: "GET",
 		path: "/cluster/nodes",
 		action: "monitor.nodes",
 		summary: "Nodes, their services, versions, uptime and CPU",
@@ -98,5 +135,7 @@ export const API_ROUTES: RouteDef[] = [
 
 /** moleculer-web aliases (`"GET /videos/:id": "metadata.show"`) from a route table. */
 export function toAliases(routes: RouteDef[]): Record<string, string> {
-	return Object.fromEntries(routes.map(r => [`${r.method} ${r.path}`, r.action]));
+	return Object.fromEntries(
+		routes.filter(r => !r.raw).map(r => [`${r.method} ${r.path}`, r.action]),
+	);
 }
