@@ -6,7 +6,14 @@
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
-import { BullQueue, JobQueue, JobRun, JOB_STATES, MemoryQueue, PermanentJobError } from "../lib/jobs";
+import {
+	BullQueue,
+	JobQueue,
+	JobRun,
+	JOB_STATES,
+	MemoryQueue,
+	PermanentJobError,
+} from "../lib/jobs";
 import { redisOptionsFromUrl } from "../broker/resilient-redis-cacher";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
@@ -24,6 +31,8 @@ export interface WorkerSettings extends ServiceSettingSchema {
 	/** Longest a transcode may take before the call is abandoned and retried. */
 	transcodeTimeoutMs: number;
 	cleanupEveryMs: number;
+	/** BullMQ lock: a worker silent this long is presumed dead and its job runs again. */
+	lockMs: number;
 }
 
 interface TranscodeJob {
@@ -42,6 +51,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		concurrency: Number(process.env.WORKER_CONCURRENCY ?? 4),
 		transcodeTimeoutMs: 2 * 3600_000,
 		cleanupEveryMs: 15 * 60_000,
+		lockMs: Number(process.env.JOB_LOCK_MS ?? 30_000),
 	},
 	dependencies: ["metadata"],
 
@@ -51,7 +61,14 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			params: {
 				$$strict: true,
 				state: { type: "enum", values: [...JOB_STATES], optional: true },
-				limit: { type: "number", integer: true, min: 1, max: 500, convert: true, default: 50 },
+				limit: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 500,
+					convert: true,
+					default: 50,
+				},
 			},
 			async handler(ctx: Context<{ state?: (typeof JOB_STATES)[number]; limit: number }>) {
 				const { state, limit } = ctx.params;
@@ -65,7 +82,10 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 
 		/** Retries a failed job (`transcode:<videoId>`): the video goes back to queued. */
 		retry: {
-			params: { $$strict: true, id: { type: "string", pattern: /^transcode:[A-Za-z0-9_-]{1,64}$/ } },
+			params: {
+				$$strict: true,
+				id: { type: "string", pattern: /^transcode:[A-Za-z0-9_-]{1,64}$/ },
+			},
 			async handler(ctx: Context<{ id: string }>) {
 				const videoId = ctx.params.id.slice("transcode:".length);
 				await ctx.call("metadata.setStatus", { id: videoId, status: "queued" });
@@ -87,10 +107,15 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 
 	methods: {
 		async enqueue(videoId: string, key: string) {
-			const added = await this.queue.add("transcode", videoId, { videoId, key } satisfies TranscodeJob, {
-				attempts: this.settings.attempts,
-				backoffMs: this.settings.backoffMs,
-			});
+			const added = await this.queue.add(
+				"transcode",
+				videoId,
+				{ videoId, key } satisfies TranscodeJob,
+				{
+					attempts: this.settings.attempts,
+					backoffMs: this.settings.backoffMs,
+				},
+			);
 			this.logger.info(`transcode:${videoId} ${added ? "queued" : "already pending"}`);
 			return added;
 		},
@@ -102,7 +127,11 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			try {
 				video = await this.broker.call("metadata.get", { id: videoId });
 			} catch (err: any) {
-				if (err?.code === 404) throw new PermanentJobError(`Video '${videoId}' no longer exists.`, "VIDEO_GONE");
+				if (err?.code === 404)
+					throw new PermanentJobError(
+						`Video '${videoId}' no longer exists.`,
+						"VIDEO_GONE",
+					);
 				throw err;
 			}
 			if (video.status === "ready") return { skipped: "already ready" };
@@ -131,36 +160,71 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					encoder: res.encoder,
 					attempts: job.attempt,
 				});
-				void this.broker.broadcast("video.ready", { id: videoId, transcodedBy: res.transcodedBy, attempts: job.attempt });
+				void this.broker.broadcast("video.ready", {
+					id: videoId,
+					transcodedBy: res.transcodedBy,
+					attempts: job.attempt,
+				});
 				return { transcodedBy: res.transcodedBy };
 			} catch (err: any) {
-				const permanent = err instanceof PermanentJobError || (err?.retryable === false && err?.code >= 400 && err?.code < 500);
+				const permanent =
+					err instanceof PermanentJobError ||
+					(err?.retryable === false && err?.code >= 400 && err?.code < 500);
 				const last = permanent || job.attempt >= job.maxAttempts;
-				const reason = { code: String(err?.type ?? err?.code ?? "TRANSCODE_FAILED"), message: String(err?.message ?? err).slice(0, 2000) };
-				this.logger.warn(`transcode:${videoId} attempt ${job.attempt}/${job.maxAttempts} failed: ${reason.code} ${reason.message}`);
-				// The queue retries: back to queued so nothing stays `processing` in between.
-				await this.setStatus(videoId, last ? "failed" : "queued", last ? reason : undefined, { attempts: job.attempt }).catch(
-					(e: Error) => this.logger.warn(`Could not record the failure of ${videoId}: ${e.message}`),
+				const reason = {
+					code: String(err?.type ?? err?.code ?? "TRANSCODE_FAILED"),
+					message: String(err?.message ?? err).slice(0, 2000),
+				};
+				this.logger.warn(
+					`transcode:${videoId} attempt ${job.attempt}/${job.maxAttempts} failed: ${reason.code} ${reason.message}`,
 				);
-				if (last) void this.broker.broadcast("video.failed", { id: videoId, error: reason, attempts: job.attempt });
+				// The queue retries: back to queued so nothing stays `processing` in between.
+				await this.setStatus(
+					videoId,
+					last ? "failed" : "queued",
+					last ? reason : undefined,
+					{ attempts: job.attempt },
+				).catch((e: Error) =>
+					this.logger.warn(`Could not record the failure of ${videoId}: ${e.message}`),
+				);
+				if (last)
+					void this.broker.broadcast("video.failed", {
+						id: videoId,
+						error: reason,
+						attempts: job.attempt,
+					});
 				if (permanent) throw new PermanentJobError(reason.message, reason.code);
 				throw err;
 			}
 		},
 
-		async setStatus(id: string, status: string, error?: { code: string; message: string }, result?: Record<string, unknown>) {
-			return this.broker.call("metadata.setStatus", { id, status, ...(error ? { error } : {}), ...(result ? { result } : {}) });
+		async setStatus(
+			id: string,
+			status: string,
+			error?: { code: string; message: string },
+			result?: Record<string, unknown>,
+		) {
+			return this.broker.call("metadata.setStatus", {
+				id,
+				status,
+				...(error ? { error } : {}),
+				...(result ? { result } : {}),
+			});
 		},
 
 		/** Queues every video left queued or processing (a restart, a lost queue). */
 		async requeueUnfinished() {
-			const videos: Video[] = await this.broker.call("metadata.byStatus", { status: ["queued", "processing"] });
+			const videos: Video[] = await this.broker.call("metadata.byStatus", {
+				status: ["queued", "processing"],
+			});
 			for (const v of videos) {
 				// A job another worker is running stays as it is; only orphans go back to queued.
 				const added = await this.enqueue(v.id, `uploads/${v.id}`);
-				if (added && v.status === "processing") await this.setStatus(v.id, "queued").catch(() => {});
+				if (added && v.status === "processing")
+					await this.setStatus(v.id, "queued").catch(() => {});
 			}
-			if (videos.length) this.logger.info(`Re-queued ${videos.length} unfinished video(s) from metadata.`);
+			if (videos.length)
+				this.logger.info(`Re-queued ${videos.length} unfinished video(s) from metadata.`);
 		},
 
 		/** Scheduled clean-up: expired uploads (upload service) and orphaned output folders. */
@@ -182,14 +246,20 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 						name: "transcode",
 						prefix: `${this.settings.namespace}:bull`,
 						connection: redisOptionsFromUrl(this.settings.redisUrl),
+						lockDurationMs: this.settings.lockMs,
 						onError: err => this.logger.warn(`BullMQ: ${err.message}`),
 					})
 				: new MemoryQueue<TranscodeJob>()
 		) as JobQueue<TranscodeJob>;
-		this.logger.info(`worker: jobs in ${this.settings.redisUrl ? "BullMQ on redis" : "an in-process queue (re-queued from metadata at start)"}`);
+		this.logger.info(
+			`worker: jobs in ${this.settings.redisUrl ? "BullMQ on redis" : "an in-process queue (re-queued from metadata at start)"}`,
+		);
 	},
 	async started() {
-		this.queue.process((job: JobRun<TranscodeJob>) => this.processTranscode(job), this.settings.concurrency);
+		this.queue.process(
+			(job: JobRun<TranscodeJob>) => this.processTranscode(job),
+			this.settings.concurrency,
+		);
 		await this.requeueUnfinished();
 		this.cleanupTimer = setInterval(() => void this.cleanup(), this.settings.cleanupEveryMs);
 		this.cleanupTimer.unref();

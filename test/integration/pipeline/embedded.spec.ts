@@ -1,0 +1,252 @@
+/**
+ * The whole pipeline in embedded mode, as a user sees it: tus upload → SSE progress → ready →
+ * signed playback URLs → every rendition decoded by ffmpeg over HTTP (HLS and DASH), thumbnail,
+ * storyboard, Range/ETag, and the token checks.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { freePort, startNode, stopAllNodes, waitForHttp } from "../../helpers/cluster";
+import { randomNamespace } from "../../helpers/env";
+import {
+	decodeAll,
+	detectFfmpeg,
+	FFPROBE,
+	isRequired,
+	makeClip,
+	makeTempDir,
+	runTool,
+} from "../../helpers/media";
+import { followUntilDone, getJson, parseMaster, tusUpload } from "../../helpers/pipeline";
+import { signPlaybackToken } from "../../../lib/playback";
+
+const ff = detectFfmpeg();
+if (!ff.ok) {
+	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
+	process.stderr.write(`pipeline tests skipped: ${ff.reason}\n`);
+}
+
+async function durationOf(url: string): Promise<number> {
+	const out = await runTool(FFPROBE, [
+		"-v",
+		"error",
+		"-show_entries",
+		"format=duration",
+		"-of",
+		"csv=p=0",
+		url,
+	]);
+	return Number(out.trim());
+}
+
+(ff.ok ? describe : describe.skip)("pipeline, embedded", () => {
+	let base: string;
+	let dataDir: string;
+	let clips: { dir: string; remove: () => Promise<void> };
+
+	beforeAll(async () => {
+		clips = await makeTempDir("sg-pipe-");
+		dataDir = path.join(clips.dir, "data");
+		const port = await freePort();
+		base = `http://127.0.0.1:${port}`;
+		const node = startNode({
+			services: [
+				"api",
+				"upload",
+				"streaming",
+				"metadata",
+				"cache",
+				"auth",
+				"worker",
+				"monitor",
+				"transcoder",
+			],
+			nodeId: "pipe-1",
+			namespace: randomNamespace(),
+			port,
+			env: {
+				TRANSPORTER: "",
+				DATA_DIR: dataDir,
+				TRANSCODER_PRESET: "superfast",
+				TRANSCODER_MAX_JOBS: "1",
+			},
+		});
+		await node.waitForStart(60_000);
+		await waitForHttp(`${base}/api/v1/health`, r => r.status === 200);
+	});
+	afterAll(async () => {
+		await stopAllNodes();
+		await clips?.remove();
+	});
+
+	async function uploadAndWait(file: string) {
+		const id = await tusUpload(base, file);
+		const { final, events } = await followUntilDone(base, id);
+		return { id, final, events };
+	}
+
+	it("takes a 720p clip with a tone to a playable HLS + DASH ladder", async () => {
+		const file = await makeClip({
+			dir: clips.dir,
+			name: "hd",
+			width: 1280,
+			height: 720,
+			seconds: 6,
+		});
+		const { id, final, events } = await uploadAndWait(file);
+		expect(final).toMatchObject({ to: "ready" });
+		expect(events.some(e => e.event === "progress" && e.data.percent > 0)).toBe(true);
+		for (const e of events.filter(x => x.event === "progress"))
+			expect(e.data).toEqual(
+				expect.objectContaining({
+					percent: expect.any(Number),
+					fps: expect.any(Number),
+					speed: expect.any(Number),
+				}),
+			);
+
+		const video = await getJson(`${base}/api/v1/videos/${id}`);
+		expect(video).toMatchObject({
+			status: "ready",
+			encoder: "libx264",
+			attempts: 1,
+			width: 1280,
+			height: 720,
+		});
+		expect(video.renditions.map((r: any) => r.name)).toEqual(["360p", "540p", "720p"]);
+		expect(Math.abs(video.duration - 6)).toBeLessThan(0.5);
+
+		const play = await getJson(`${base}/api/v1/videos/${id}/playback`, { method: "POST" });
+		expect(play.hls).toMatch(new RegExp(`^/play/[^/]+/${id}/master\\.m3u8$`));
+		expect(play.dash).toMatch(new RegExp(`^/play/[^/]+/${id}/manifest\\.mpd$`));
+		expect(play.expiresAt).toBeGreaterThan(Date.now() / 1000);
+
+		const masterRes = await fetch(base + play.hls);
+		expect(masterRes.headers.get("content-type")).toMatch(/mpegurl/);
+		const master = await masterRes.text();
+		expect(master).toMatch(/#EXT-X-VERSION:7/);
+		const variants = parseMaster(master);
+		expect(variants.map(v => v.attrs.RESOLUTION)).toEqual(["640x360", "960x540", "1280x720"]);
+		const prefix = base + play.hls.replace(/master\.m3u8$/, "");
+		for (const v of variants) {
+			expect(Number(v.attrs.BANDWIDTH)).toBeGreaterThanOrEqual(
+				Number(v.attrs["AVERAGE-BANDWIDTH"]),
+			);
+			expect(v.attrs.CODECS).toMatch(/^avc1\.64[0-9a-f]{4},mp4a\.40\.2$/);
+			expect(v.attrs["FRAME-RATE"]).toBe("30.000");
+			const media = await (await fetch(prefix + v.uri)).text();
+			expect(media).toMatch(/#EXT-X-PLAYLIST-TYPE:VOD/);
+			expect(media).toMatch(/#EXT-X-MAP:URI="init-\d+\.m4s"/);
+			// decode the whole rendition from the HTTP URL
+			expect(await decodeAll(prefix + v.uri)).toBe("");
+			expect(Math.abs((await durationOf(prefix + v.uri)) - 6)).toBeLessThan(0.5);
+		}
+		// the DASH MPD over the same segments
+		const mpdRes = await fetch(base + play.dash);
+		expect(mpdRes.headers.get("content-type")).toMatch(/dash\+xml/);
+		expect(await decodeAll(base + play.dash)).toBe("");
+		expect(Math.abs((await durationOf(base + play.dash)) - 6)).toBeLessThan(0.5);
+
+		// thumbnail and storyboard
+		const thumb = await fetch(prefix + "thumbnail.jpg");
+		expect(thumb.headers.get("content-type")).toBe("image/jpeg");
+		const vtt = await (await fetch(prefix + "storyboard.vtt")).text();
+		expect(vtt).toMatch(/^WEBVTT/);
+		expect(vtt).toMatch(/storyboard\.jpg#xywh=\d+,\d+,\d+,\d+/);
+
+		// segments: Range, ETag/304, immutable caching
+		const seg = prefix + "chunk-0-00001.m4s";
+		const full = await fetch(seg);
+		expect(full.status).toBe(200);
+		expect(full.headers.get("cache-control")).toMatch(/immutable/);
+		const etag = full.headers.get("etag")!;
+		const body = Buffer.from(await full.arrayBuffer());
+		const part = await fetch(seg, { headers: { Range: "bytes=0-99" } });
+		expect(part.status).toBe(206);
+		expect(Buffer.from(await part.arrayBuffer())).toEqual(body.subarray(0, 100));
+		expect((await fetch(seg, { headers: { "If-None-Match": etag } })).status).toBe(304);
+
+		// tokens: altered, another video's, expired → 403; traversal → 404
+		const token = play.hls.split("/")[2];
+		const altered = token.slice(0, -2) + (token.endsWith("A") ? "BB" : "AA");
+		expect((await fetch(`${base}/play/${altered}/${id}/master.m3u8`)).status).toBe(403);
+		expect((await fetch(`${base}/play/${token}/otherVideo1/master.m3u8`)).status).toBe(403);
+		const secret = fs.readFileSync(path.join(dataDir, "playback.secret"), "utf8").trim();
+		const expired = signPlaybackToken({
+			secret,
+			videoId: id,
+			expiresAt: Math.floor(Date.now() / 1000) - 10,
+		});
+		expect((await fetch(`${base}/play/${expired}/${id}/master.m3u8`)).status).toBe(403);
+		expect((await fetch(`${base}/play/${token}/${id}/..%2f..%2fvideos.db`)).status).toBe(404);
+		expect((await fetch(`${base}/play/${token}/${id}/%2e%2e/original`)).status).toBe(404);
+	});
+
+	it("keeps the aspect ratio of a portrait clip and handles a clip without audio", async () => {
+		const portrait = await makeClip({
+			dir: clips.dir,
+			name: "portrait",
+			width: 720,
+			height: 1280,
+			seconds: 3,
+		});
+		const silent = await makeClip({
+			dir: clips.dir,
+			name: "silent",
+			width: 640,
+			height: 360,
+			seconds: 3,
+			audio: false,
+		});
+		const [p, s] = [await uploadAndWait(portrait), await uploadAndWait(silent)];
+		expect(p.final.to).toBe("ready");
+		expect(s.final.to).toBe("ready");
+		const pv = await getJson(`${base}/api/v1/videos/${p.id}`);
+		expect(pv.renditions.map((r: any) => `${r.width}x${r.height}`)).toEqual([
+			"360x640",
+			"540x960",
+			"720x1280",
+		]);
+		const sv = await getJson(`${base}/api/v1/videos/${s.id}`);
+		expect(sv.renditions.map((r: any) => r.codecs)).toEqual([
+			expect.stringMatching(/^avc1\.[0-9a-f]{6}$/),
+		]);
+		const play = await getJson(`${base}/api/v1/videos/${s.id}/playback`, { method: "POST" });
+		expect(await decodeAll(base + play.hls)).toBe("");
+	});
+
+	it("gives a 1080p source four rungs", async () => {
+		const file = await makeClip({
+			dir: clips.dir,
+			name: "fullhd",
+			width: 1920,
+			height: 1080,
+			seconds: 3,
+		});
+		const { id, final } = await uploadAndWait(file);
+		expect(final.to).toBe("ready");
+		const v = await getJson(`${base}/api/v1/videos/${id}`);
+		expect(v.renditions.map((r: any) => r.name)).toEqual(["360p", "540p", "720p", "1080p"]);
+	});
+
+	it("deletes a video with its files", async () => {
+		const file = await makeClip({
+			dir: clips.dir,
+			name: "bye",
+			width: 640,
+			height: 360,
+			seconds: 2,
+		});
+		const { id, final } = await uploadAndWait(file);
+		expect(final.to).toBe("ready");
+		const outDir = path.join(dataDir, "storage", "videos", id);
+		expect(fs.existsSync(path.join(outDir, "master.m3u8"))).toBe(true);
+		const del = await fetch(`${base}/api/v1/videos/${id}`, { method: "DELETE" });
+		expect(del.status).toBe(200);
+		expect((await fetch(`${base}/api/v1/videos/${id}`)).status).toBe(404);
+		await waitForHttp(
+			`${base}/api/v1/health`,
+			() => !fs.existsSync(path.join(outDir, "master.m3u8")),
+		);
+		expect(fs.existsSync(path.join(dataDir, "storage", "uploads", id))).toBe(false);
+	});
+});
