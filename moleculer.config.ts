@@ -5,6 +5,7 @@ import type { BrokerOptions } from "moleculer";
 import { Config, loadConfig } from "./lib/config";
 import { ResilientRedisCacher, redisOptionsFromUrl } from "./broker/resilient-redis-cacher";
 import { RequestLogMiddleware } from "./broker/request-log.middleware";
+import { RemoteTimeoutMiddleware } from "./broker/remote-timeout.middleware";
 
 /** Builds the BrokerOptions for one node. */
 export function createBrokerOptions(config: Config = loadConfig()): BrokerOptions {
@@ -52,7 +53,7 @@ export function createBrokerOptions(config: Config = loadConfig()): BrokerOption
 					]
 				: [],
 		},
-		middlewares: [RequestLogMiddleware],
+		middlewares: [RequestLogMiddleware, RemoteTimeoutMiddleware],
 		validator: true,
 	};
 }
