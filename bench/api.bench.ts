@@ -16,7 +16,19 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 8);
 /** Seeds the NeDB file with one public, ready video (NeDB's format: one JSON document a line). */
 function seed(dataDir: string, id: string): void {
 	fs.mkdirSync(dataDir, { recursive: true });
-	const v = { ...newVideo({ id, owner: "0xbench", title: "Benchmark clip", tags: ["bench"], now: Date.now() }), status: "ready", duration: 20, width: 1920, height: 1080 };
+	const v = {
+		...newVideo({
+			id,
+			owner: "0xbench",
+			title: "Benchmark clip",
+			tags: ["bench"],
+			now: Date.now(),
+		}),
+		status: "ready",
+		duration: 20,
+		width: 1920,
+		height: 1080,
+	};
 	const { id: _id, ...rest } = v;
 	fs.writeFileSync(path.join(dataDir, "videos.db"), JSON.stringify({ _id, ...rest }) + "\n");
 }
@@ -25,7 +37,9 @@ function seed(dataDir: string, id: string): void {
 async function startPlain(body: string) {
 	const port = await freePort();
 	const src = `require("node:http").createServer((q,s)=>{s.writeHead(200,{"Content-Type":"application/json; charset=utf-8","Content-Length":Buffer.byteLength(B)});s.end(B)}).listen(${port},"127.0.0.1")`;
-	const proc = spawn(process.execPath, ["-e", `const B=${JSON.stringify(body)};${src}`], { stdio: "inherit" });
+	const proc = spawn(process.execPath, ["-e", `const B=${JSON.stringify(body)};${src}`], {
+		stdio: "inherit",
+	});
 	await waitFor(`http://127.0.0.1:${port}/`);
 	return { proc, url: `http://127.0.0.1:${port}/api/v1/videos/bench1` };
 }
@@ -51,14 +65,19 @@ async function main() {
 		const dataDir = path.join(tmp, "embedded");
 		seed(dataDir, id);
 		const port = await freePort();
-		const node = await startNode({ PORT: String(port), DATA_DIR: dataDir, RATE_LIMIT: "100000000" }, `http://127.0.0.1:${port}/api/v1/health`);
+		const node = await startNode(
+			{ PORT: String(port), DATA_DIR: dataDir, RATE_LIMIT: "100000000" },
+			`http://127.0.0.1:${port}/api/v1/health`,
+		);
 		cleanup.push(() => stop(node));
 		const url = `http://127.0.0.1:${port}/api/v1/videos/${id}`;
 		const body = await (await fetch(url)).text();
 		const plain = await startPlain(body);
 		cleanup.push(() => stop(plain.proc));
 		const emb = await compare(plain.url, url);
-		console.log(`embedded: plain node:http ${fmt(emb.base)} req/s, gateway ${fmt(emb.subject)} req/s, ratio ${(emb.subject / emb.base).toFixed(2)} (goal ≥ 0.5)`);
+		console.log(
+			`embedded: plain node:http ${fmt(emb.base)} req/s, gateway ${fmt(emb.subject)} req/s, ratio ${(emb.subject / emb.base).toFixed(2)} (goal ≥ 0.5)`,
+		);
 		await stop(node);
 		if (process.env.BENCH_ONLY === "embedded") return;
 
@@ -66,16 +85,32 @@ async function main() {
 		const ns = `bench-${process.pid}`;
 		const cDir = path.join(tmp, "cluster");
 		seed(cDir, id);
-		const env = { TRANSPORTER: process.env.BENCH_NATS ?? "nats://127.0.0.1:4222", NAMESPACE: ns, DATA_DIR: cDir, RATE_LIMIT: "100000000" };
-		const core = await startNode({ ...env, SERVICES: "metadata,cache,monitor", NODE_ID: "bench-core" });
+		const env = {
+			TRANSPORTER: process.env.BENCH_NATS ?? "nats://127.0.0.1:4222",
+			NAMESPACE: ns,
+			DATA_DIR: cDir,
+			RATE_LIMIT: "100000000",
+		};
+		const core = await startNode({
+			...env,
+			SERVICES: "metadata,cache,monitor",
+			NODE_ID: "bench-core",
+		});
 		cleanup.push(() => stop(core));
 		const gport = await freePort();
-		const gw = await startNode({ ...env, SERVICES: "api", NODE_ID: "bench-api", PORT: String(gport) });
+		const gw = await startNode({
+			...env,
+			SERVICES: "api",
+			NODE_ID: "bench-api",
+			PORT: String(gport),
+		});
 		cleanup.push(() => stop(gw));
 		const gurl = `http://127.0.0.1:${gport}/api/v1/videos/${id}`;
 		await waitFor(gurl);
 		const cl = await compare(plain.url, gurl);
-		console.log(`over NATS: plain node:http ${fmt(cl.base)} req/s, gateway→metadata ${fmt(cl.subject)} req/s, ratio ${(cl.subject / cl.base).toFixed(2)} (goal ≥ 0.2)`);
+		console.log(
+			`over NATS: plain node:http ${fmt(cl.base)} req/s, gateway→metadata ${fmt(cl.subject)} req/s, ratio ${(cl.subject / cl.base).toFixed(2)} (goal ≥ 0.2)`,
+		);
 	} finally {
 		for (const c of cleanup.reverse()) await c().catch(() => {});
 		fs.rmSync(tmp, { recursive: true, force: true });
