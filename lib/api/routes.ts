@@ -40,6 +40,51 @@ export const API_ROUTES: RouteDef[] = [
 		tag: "ops",
 		auth: "none",
 	},
+	// tus 1.0 (https://tus.io/protocols/resumable-upload): raw requests to the upload service on the
+	// gateway node. The "actions" name the operations; OPTIONS (discovery) is served too.
+	{
+		method: "POST",
+		path: "/uploads",
+		action: "upload.tusCreate",
+		summary:
+			"tus creation (and creation-with-upload): `Upload-Length`, `Upload-Metadata` (filename, title, description, tags) → 201, `Location: /api/v1/uploads/<id>`; the id is the video id, whose record exists from here on (status `uploading`)",
+		tag: "uploads",
+		auth: "optional",
+		status: 201,
+		raw: true,
+	},
+	{
+		method: "HEAD",
+		path: "/uploads/:id",
+		action: "upload.tusOffset",
+		summary:
+			"tus: the `Upload-Offset` to resume from, with `Upload-Length` and `Upload-Metadata`",
+		tag: "uploads",
+		auth: "optional",
+		raw: true,
+	},
+	{
+		method: "PATCH",
+		path: "/uploads/:id",
+		action: "upload.tusAppend",
+		summary:
+			"tus: append bytes at `Upload-Offset` (409 on a mismatch; `Upload-Checksum: sha1|sha256|md5 <base64>` → 460 when it does not match). After the last byte the file is probed by content: status `queued`, or `failed` with the reason",
+		tag: "uploads",
+		auth: "optional",
+		status: 204,
+		raw: true,
+	},
+	{
+		method: "DELETE",
+		path: "/uploads/:id",
+		action: "upload.tusTerminate",
+		summary:
+			"tus termination of an unfinished upload: its bytes are deleted, the video fails (UPLOAD_ABORTED)",
+		tag: "uploads",
+		auth: "optional",
+		status: 204,
+		raw: true,
+	},
 	{
 		method: "GET",
 		path: "/videos",
