@@ -143,7 +143,28 @@ async function durationOf(url: string): Promise<number> {
 		// the DASH MPD over the same segments
 		const mpdRes = await fetch(base + play.dash);
 		expect(mpdRes.headers.get("content-type")).toMatch(/dash\+xml/);
-		expect(await decodeAll(base + play.dash)).toBe("");
+		// Each representation through the MPD: every frame decodes. ffmpeg 5.1's dash demuxer can
+		// hand the null muxer one repeated dts at a segment joint (the segments themselves decode
+		// clean through HLS above); that muxer notice is not a decode error.
+		const dashErrors = (await decodeAll(base + play.dash))
+			.split("\n")
+			.filter(l => l && !/non monotonically increasing dts to muxer/.test(l));
+		expect(dashErrors).toEqual([]);
+		for (let i = 0; i < variants.length; i++) {
+			const frames = await runTool(FFPROBE, [
+				"-v",
+				"error",
+				"-select_streams",
+				`v:${i}`,
+				"-count_frames",
+				"-show_entries",
+				"stream=nb_read_frames",
+				"-of",
+				"csv=p=0",
+				base + play.dash,
+			]);
+			expect(Number(frames.trim().split("\n")[0])).toBe(180);
+		}
 		expect(Math.abs((await durationOf(base + play.dash)) - 6)).toBeLessThan(0.5);
 
 		// thumbnail and storyboard
