@@ -2,6 +2,8 @@
  * Configuration: the environment, parsed once into a typed object. A bad value throws a
  * ConfigError that names the variable, and the process stops at start.
  */
+import crypto from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { ConfigError } from "./errors";
@@ -25,6 +27,14 @@ export interface S3Config {
 	region: string;
 	accessKeyId?: string;
 	secretAccessKey?: string;
+}
+
+export interface JwtConfig {
+	/** Ed25519 private key (PKCS#8 PEM) from JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE; null: generated into DATA_DIR. */
+	privateKeyPem: string | null;
+	issuer: string;
+	audience: string;
+	ttlSec: number;
 }
 
 export interface Config {
@@ -55,6 +65,12 @@ export interface Config {
 	chainRpcUrls: Record<string, string>;
 	adminAddresses: string[];
 	creators: "anyone" | string[];
+	/** Chain ids a SIWE message may name: SIWE_CHAIN_IDS, else the keys of CHAIN_RPC_URLS, else [1]. */
+	siweChainIds: number[];
+	jwt: JwtConfig;
+	refreshTtlSec: number;
+	/** How long a token-gate balance read is cached (0: not cached). */
+	accessCacheTtlSec: number;
 	alertErrorRate: number;
 }
 
@@ -115,6 +131,62 @@ export function parseDuration(name: string, raw: string): number {
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+
+/** A duration in whole seconds between `minSec` and `maxSec`: `900`, `15m`, `1h` (a bare number is seconds, like PLAYBACK_TTL). */
+function seconds(env: Env, name: string, def: string, minSec: number, maxSec: number): number {
+	const raw = str(env, name, def).trim();
+	const ms = parseDuration(name, /^\d+$/.test(raw) ? `${raw}s` : raw);
+	if (ms % 1000 !== 0) throw new ConfigError(name, `must be whole seconds, got '${env[name]}'`);
+	const sec = ms / 1000;
+	if (sec < minSec || sec > maxSec)
+		throw new ConfigError(
+			name,
+			`must be between ${minSec}s and ${maxSec}s, got ${sec}s ('${env[name]}')`,
+		);
+	return sec;
+}
+
+/** A short printable token (issuer, audience): no spaces, at most 200 characters. */
+function claim(env: Env, name: string, def: string): string {
+	const v = str(env, name, def);
+	if (!/^[\x21-\x7e]{1,200}$/.test(v))
+		throw new ConfigError(name, "must be 1-200 printable characters without spaces");
+	return v;
+}
+
+/** JWT_PRIVATE_KEY (PEM text, `\n` escapes allowed) or JWT_PRIVATE_KEY_FILE; must be Ed25519. */
+function jwtPrivateKey(env: Env): string | null {
+	const inline = env.JWT_PRIVATE_KEY;
+	const file = env.JWT_PRIVATE_KEY_FILE;
+	if (inline && file)
+		throw new ConfigError("JWT_PRIVATE_KEY", "and JWT_PRIVATE_KEY_FILE are both set: keep one");
+	let name = "JWT_PRIVATE_KEY";
+	let pem: string;
+	if (inline) pem = inline.replace(/\\n/g, "\n");
+	else if (file) {
+		name = "JWT_PRIVATE_KEY_FILE";
+		try {
+			pem = fs.readFileSync(file, "utf8");
+		} catch (err) {
+			throw new ConfigError(name, `cannot be read ('${file}': ${(err as Error).message})`);
+		}
+	} else return null;
+	let key: crypto.KeyObject;
+	try {
+		key = crypto.createPrivateKey(pem);
+	} catch {
+		throw new ConfigError(
+			name,
+			"must be a PEM private key (PKCS#8, -----BEGIN PRIVATE KEY-----)",
+		);
+	}
+	if (key.asymmetricKeyType !== "ed25519")
+		throw new ConfigError(
+			name,
+			`must be an Ed25519 key (tokens are EdDSA), got ${key.asymmetricKeyType ?? "unknown"}`,
+		);
+	return key.export({ type: "pkcs8", format: "pem" }).toString();
+}
 
 /** Reads the environment into a typed Config; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
@@ -180,6 +252,18 @@ export function loadConfig(env: Env = process.env): Config {
 		for (const a of creators)
 			if (!ADDRESS.test(a)) throw new ConfigError("CREATORS", `has a bad address '${a}'`);
 
+	let siweChainIds: number[];
+	if (env.SIWE_CHAIN_IDS) {
+		siweChainIds = list(env, "SIWE_CHAIN_IDS").map(id => {
+			if (!/^\d{1,15}$/.test(id) || Number(id) <= 0)
+				throw new ConfigError("SIWE_CHAIN_IDS", `has a bad chain id '${id}'`);
+			return Number(id);
+		});
+	} else {
+		siweChainIds = Object.keys(chainRpcUrls).map(Number);
+		if (siweChainIds.length === 0) siweChainIds = [1];
+	}
+
 	const dataDir = path.resolve(str(env, "DATA_DIR", "./data"));
 	const port = int(env, "PORT", 3000, 0, 65535);
 	const metricsRaw = env.METRICS_PORT;
@@ -230,6 +314,15 @@ export function loadConfig(env: Env = process.env): Config {
 		chainRpcUrls,
 		adminAddresses,
 		creators,
+		siweChainIds,
+		jwt: {
+			privateKeyPem: jwtPrivateKey(env),
+			issuer: claim(env, "JWT_ISSUER", "streamgate"),
+			audience: claim(env, "JWT_AUDIENCE", "streamgate"),
+			ttlSec: seconds(env, "JWT_TTL", "15m", 10, 3600),
+		},
+		refreshTtlSec: seconds(env, "REFRESH_TTL", "30d", 60, 365 * 86400),
+		accessCacheTtlSec: seconds(env, "ACCESS_CACHE_TTL", "30s", 0, 3600),
 		alertErrorRate: num(env, "ALERT_ERROR_RATE", 0.05),
 	};
 }

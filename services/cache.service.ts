@@ -59,6 +59,14 @@ const CacheService: ServiceSchema<CacheSettings> = {
 				return { deleted: await this.store.del(ctx.params.key) };
 			},
 		},
+		/** `{ key }` → `{ hit, value }`, deleting the key atomically (get-and-delete). */
+		take: {
+			params: { key: keyParam },
+			async handler(ctx: Context<{ key: string }>) {
+				const value = await this.store.take(ctx.params.key);
+				return { hit: value !== undefined, value: value ?? null };
+			},
+		},
 		/** Backend, connection state, hits, misses, errors, keys. */
 		stats: {
 			async handler() {

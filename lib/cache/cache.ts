@@ -22,6 +22,8 @@ export interface Cache {
 	set(key: string, value: unknown, ttlSec?: number): Promise<boolean>;
 	/** Deletes a key; returns how many keys were removed. */
 	del(key: string): Promise<number>;
+	/** Reads and deletes a key in one atomic step (single-use values such as SIWE nonces). */
+	take<T = unknown>(key: string): Promise<T | undefined>;
 	stats(): Promise<CacheStats>;
 	close(): Promise<void>;
 }

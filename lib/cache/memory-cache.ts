@@ -52,6 +52,19 @@ export class MemoryCache implements Cache {
 		return n;
 	}
 
+	/** get + delete with no await in between, so two callers cannot both take a key. */
+	async take<T>(key: string): Promise<T | undefined> {
+		const e = this.map.get(key);
+		this.map.delete(key);
+		if (!e || (e.expiresAt && e.expiresAt <= this.now())) {
+			this.counters.misses++;
+			return undefined;
+		}
+		this.counters.hits++;
+		this.counters.deletes++;
+		return JSON.parse(e.value) as T;
+	}
+
 	/** Counters and the number of live keys. */
 	async stats(): Promise<CacheStats> {
 		return { backend: this.backend, connected: true, ...this.counters, keys: this.map.size };

@@ -98,6 +98,24 @@ export class RedisCache implements Cache {
 		}
 	}
 
+	/** GETDEL (Redis ≥ 6.2): atomic across every node sharing the server. A miss when Redis is away. */
+	async take<T>(key: string): Promise<T | undefined> {
+		try {
+			const v = await this.client.getdel(this.key(key));
+			if (v === null) {
+				this.counters.misses++;
+				return undefined;
+			}
+			this.counters.hits++;
+			this.counters.deletes++;
+			return JSON.parse(v) as T;
+		} catch (err) {
+			this.degraded(err);
+			this.counters.misses++;
+			return undefined;
+		}
+	}
+
 	/** Counters; `keys` is the size of the whole Redis database, null when away. */
 	async stats(): Promise<CacheStats> {
 		let keys: number | null = null;

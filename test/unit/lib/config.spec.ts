@@ -1,5 +1,12 @@
+import crypto from "node:crypto";
 import { loadConfig, parseDuration } from "../../../lib/config";
 import { ConfigError } from "../../../lib/errors";
+
+const pem = (type: "ed25519" | "ec") =>
+	crypto
+		.generateKeyPairSync(type as any, type === "ec" ? { namedCurve: "P-256" } : undefined)
+		.privateKey.export({ type: "pkcs8", format: "pem" })
+		.toString();
 
 describe("loadConfig", () => {
 	it("defaults to embedded mode with all nine services", () => {
@@ -43,6 +50,17 @@ describe("loadConfig", () => {
 		["PLAYBACK_SECRET", "short", /PLAYBACK_SECRET must be at least 16/],
 		["NAMESPACE", "a b", /NAMESPACE must be/],
 		["HEAVY_JOB_COST", "-1", /HEAVY_JOB_COST must be a number/],
+		["JWT_TTL", "2h", /JWT_TTL must be between 10s and 3600s/],
+		["JWT_TTL", "soon", /JWT_TTL must be a duration/],
+		["REFRESH_TTL", "10s", /REFRESH_TTL must be between 60s/],
+		["ACCESS_CACHE_TTL", "1500ms", /ACCESS_CACHE_TTL must be whole seconds/],
+		["ACCESS_CACHE_TTL", "2h", /ACCESS_CACHE_TTL must be between 0s and 3600s/],
+		["JWT_ISSUER", "stream gate", /JWT_ISSUER must be 1-200 printable/],
+		["JWT_AUDIENCE", "a b", /JWT_AUDIENCE must be 1-200 printable/],
+		["JWT_PRIVATE_KEY", "not a key", /JWT_PRIVATE_KEY must be a PEM private key/],
+		["JWT_PRIVATE_KEY", pem("ec"), /JWT_PRIVATE_KEY must be an Ed25519 key .* got ec/],
+		["JWT_PRIVATE_KEY_FILE", "/nonexistent/jwt.pem", /JWT_PRIVATE_KEY_FILE cannot be read/],
+		["SIWE_CHAIN_IDS", "1,x", /SIWE_CHAIN_IDS has a bad chain id 'x'/],
 	])("%s=%s stops with a message naming it", (name, value, re) => {
 		let err: unknown;
 		try {
@@ -53,6 +71,35 @@ describe("loadConfig", () => {
 		expect(err).toBeInstanceOf(ConfigError);
 		expect((err as ConfigError).variable).toBe(name);
 		expect((err as Error).message).toMatch(re);
+	});
+
+	it("reads the auth settings", () => {
+		const key = pem("ed25519");
+		const c = loadConfig({
+			JWT_PRIVATE_KEY: key.replace(/\n/g, "\\n"),
+			JWT_TTL: "1h",
+			JWT_ISSUER: "https://sg.example",
+			REFRESH_TTL: "7d",
+			ACCESS_CACHE_TTL: "0",
+			CHAIN_RPC_URLS: '{"31337":"http://127.0.0.1:8545","8453":"https://base.example"}',
+		});
+		expect(c.jwt).toEqual({
+			privateKeyPem: key,
+			issuer: "https://sg.example",
+			audience: "streamgate",
+			ttlSec: 3600,
+		});
+		expect(c.refreshTtlSec).toBe(7 * 86400);
+		expect(c.accessCacheTtlSec).toBe(0);
+		expect(c.siweChainIds.sort()).toEqual([31337, 8453].sort());
+		expect(loadConfig({}).siweChainIds).toEqual([1]);
+		expect(loadConfig({ SIWE_CHAIN_IDS: "1, 10" }).siweChainIds).toEqual([1, 10]);
+		expect(loadConfig({}).jwt).toMatchObject({ privateKeyPem: null, ttlSec: 900 });
+		// a bare number is seconds, as for PLAYBACK_TTL
+		expect(loadConfig({ JWT_TTL: "600", ACCESS_CACHE_TTL: "2" })).toMatchObject({
+			jwt: { ttlSec: 600 },
+			accessCacheTtlSec: 2,
+		});
 	});
 
 	it.each([
