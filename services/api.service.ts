@@ -7,7 +7,9 @@ import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { loadConfig } from "../lib/config";
-import { API_PREFIX, API_ROUTES, toAliases } from "../lib/api/routes";
+import { API_PREFIX, API_ROUTES, routeAuth, toAliases } from "../lib/api/routes";
+import { can, Role } from "../lib/auth/roles";
+import { TtlMap } from "../lib/auth/ttl-map";
 import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
 import { ErrorsMixin } from "../mixins/errors.mixin";
@@ -110,6 +112,8 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				autoAliases: false,
 				// The body is the upload's bytes: no parser may read it.
 				bodyParsers: false,
+				authentication: true,
+				authorization: true,
 			},
 			{
 				path: API_PREFIX,
@@ -123,6 +127,8 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				mergeParams: true,
 				bodyParsers: { json: { strict: true, limit: "256kb" }, urlencoded: false },
 				callOptions: { timeout: config.requestTimeoutMs },
+				authentication: true,
+				authorization: true,
 				onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {
 					this.beforeCall(ctx, req);
 				},
@@ -176,7 +182,57 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		},
 	},
 
+	events: {
+		/** A revoked key stops working on this gateway at once, not after the cache TTL. */
+		"apikey.revoked"() {
+			this.principals.clear();
+		},
+	},
+
 	methods: {
+		/**
+		 * Who calls: `Authorization: Bearer <JWT or API key>` (or `X-API-Key`) checked by
+		 * `auth.verifyToken`, remembered for a few seconds per token. No credentials → anonymous;
+		 * bad credentials → 401, even where anonymous callers are welcome.
+		 */
+		async authenticate(ctx: Context<any, any>, _route: any, req: Req) {
+			const header = req.headers.authorization;
+			const token = header?.startsWith("Bearer ")
+				? header.slice(7).trim()
+				: (req.headers["x-api-key"] as string | undefined)?.trim();
+			if (!token) return null;
+			const hit = this.principals.get(token);
+			if (hit) return hit;
+			const user = await ctx.call("auth.verifyToken", { token });
+			this.principals.set(token, user, Date.now() + 10_000);
+			return user;
+		},
+		/** What the route table says the route needs: none, optional, user, creator or admin. */
+		authorize(ctx: Context<any, any>, route: any, req: Req) {
+			const method = req.method ?? "GET";
+			if (method === "OPTIONS") return;
+			const aliasPath =
+				`/${String(req.$alias?.path ?? "")}`.replace(/\/+/g, "/").replace(/\/$/, "") || "/";
+			const full = `${route.path}${aliasPath === "/" ? "" : aliasPath}`;
+			const rel = full.startsWith(API_PREFIX) ? full.slice(API_PREFIX.length) : full;
+			const need = routeAuth(API_ROUTES, method, rel) ?? "none";
+			if (need === "none" || need === "optional") return;
+			const user = ctx.meta.user;
+			if (!user)
+				throw new Errors.MoleculerClientError(
+					"Sign in first: send `Authorization: Bearer <token>` (POST /api/v1/auth/login, or an API key).",
+					401,
+					"SIGN_IN_REQUIRED",
+				);
+			const role: Role = need === "user" ? "viewer" : need;
+			if (!can(user.roles, role))
+				throw new Errors.MoleculerClientError(
+					`This needs the ${role} role; you have: ${(user.roles ?? []).join(", ") || "none"}.`,
+					403,
+					"ROLE_REQUIRED",
+					{ need: role },
+				);
+		},
 		/**
 		 * The tus endpoint: hands the raw request to the `upload` service on this node. It must be
 		 * local (a request body cannot cross the transporter), so a gateway node runs `api,upload`.
@@ -289,6 +345,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					...("buckets" in m ? { buckets: [...m.buckets] } : {}),
 				} as any);
 		this.window = { requests: 0, errors: 0 };
+		this.principals = new TtlMap<unknown>(10_000);
 		this.logger.info(
 			`api: gateway on port ${this.settings.port}, rate limit ${config.rateLimit.limit}/${config.rateLimit.window}ms in ${config.redisUrl ? "redis" : "memory"}`,
 		);

@@ -49,7 +49,7 @@ export const API_ROUTES: RouteDef[] = [
 		summary:
 			"tus creation (and creation-with-upload): `Upload-Length`, `Upload-Metadata` (filename, title, description, tags) → 201, `Location: /api/v1/uploads/<id>`; the id is the video id, whose record exists from here on (status `uploading`)",
 		tag: "uploads",
-		auth: "optional",
+		auth: "creator",
 		status: 201,
 		raw: true,
 	},
@@ -60,7 +60,7 @@ export const API_ROUTES: RouteDef[] = [
 		summary:
 			"tus: the `Upload-Offset` to resume from, with `Upload-Length` and `Upload-Metadata`",
 		tag: "uploads",
-		auth: "optional",
+		auth: "creator",
 		raw: true,
 	},
 	{
@@ -70,7 +70,7 @@ export const API_ROUTES: RouteDef[] = [
 		summary:
 			"tus: append bytes at `Upload-Offset` (409 on a mismatch; `Upload-Checksum: sha1|sha256|md5 <base64>` → 460 when it does not match). After the last byte the file is probed by content: status `queued`, or `failed` with the reason",
 		tag: "uploads",
-		auth: "optional",
+		auth: "creator",
 		status: 204,
 		raw: true,
 	},
@@ -81,9 +81,76 @@ export const API_ROUTES: RouteDef[] = [
 		summary:
 			"tus termination of an unfinished upload: its bytes are deleted, the video fails (UPLOAD_ABORTED)",
 		tag: "uploads",
-		auth: "optional",
+		auth: "creator",
 		status: 204,
 		raw: true,
+	},
+	{
+		method: "POST",
+		path: "/auth/nonce",
+		action: "auth.nonce",
+		summary: "A single-use Sign-In with Ethereum nonce `{ nonce, expiresAt }` (5 minutes)",
+		tag: "auth",
+		auth: "none",
+	},
+	{
+		method: "POST",
+		path: "/auth/login",
+		action: "auth.login",
+		summary:
+			"`{ message, signature }` (EIP-4361, EOA or EIP-1271) → `{ accessToken, tokenType, expiresIn, address, roles, refreshToken }`",
+		tag: "auth",
+		auth: "none",
+	},
+	{
+		method: "POST",
+		path: "/auth/refresh",
+		action: "auth.refresh",
+		summary:
+			"Trade a refresh token for a new access token (rotating; a reused one revokes the sign-in)",
+		tag: "auth",
+		auth: "none",
+	},
+	{
+		method: "POST",
+		path: "/auth/logout",
+		action: "auth.logout",
+		summary: "Revoke a refresh token and its sign-in",
+		tag: "auth",
+		auth: "none",
+	},
+	{
+		method: "GET",
+		path: "/auth/me",
+		action: "auth.me",
+		summary: "The caller `{ address, roles }`",
+		tag: "auth",
+		auth: "user",
+	},
+	{
+		method: "POST",
+		path: "/apikeys",
+		action: "auth.createApiKey",
+		summary: "Create an API key `{ role: admin|creator, label? }`; the key is shown once",
+		tag: "auth",
+		auth: "admin",
+		status: 201,
+	},
+	{
+		method: "GET",
+		path: "/apikeys",
+		action: "auth.listApiKeys",
+		summary: "API keys (never their secrets)",
+		tag: "auth",
+		auth: "admin",
+	},
+	{
+		method: "DELETE",
+		path: "/apikeys/:id",
+		action: "auth.revokeApiKey",
+		summary: "Revoke an API key",
+		tag: "auth",
+		auth: "admin",
 	},
 	{
 		method: "GET",
@@ -177,6 +244,11 @@ export const API_ROUTES: RouteDef[] = [
 		auth: "admin",
 	},
 ];
+
+/** The auth a request needs: the route table entry for `METHOD /path` (alias syntax). */
+export function routeAuth(routes: RouteDef[], method: string, path: string): RouteAuth | undefined {
+	return routes.find(r => r.method === method && r.path === path)?.auth;
+}
 
 /** moleculer-web aliases (`"GET /videos/:id": "metadata.show"`) from a route table. */
 export function toAliases(routes: RouteDef[]): Record<string, string> {
