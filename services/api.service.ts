@@ -10,6 +10,7 @@ import { loadConfig } from "../lib/config";
 import { API_PREFIX, API_ROUTES, routeAuth, toAliases } from "../lib/api/routes";
 import { can, Role } from "../lib/auth/roles";
 import { TtlMap } from "../lib/auth/ttl-map";
+import { ResponseCache } from "../lib/api/response-cache";
 import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
 import { ErrorsMixin } from "../mixins/errors.mixin";
@@ -18,7 +19,12 @@ import { MediaRoutesMixin, RawResponseDone } from "../mixins/media-routes.mixin"
 const config = loadConfig();
 const pkg = require("../package.json");
 
+/** GET answers the gateway may keep for a few seconds (per URL and caller). */
+const CACHEABLE = new Set(["metadata.show", "metadata.search"]);
+
 type Req = IncomingMessage & {
+	$cacheKey?: string;
+	$cacheGen?: number;
 	$ctx?: Context<any, any>;
 	$alias?: any;
 	$route?: any;
@@ -187,9 +193,59 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		"apikey.revoked"() {
 			this.principals.clear();
 		},
+		/** moleculer-db broadcasts this on every write to the videos collection. */
+		"cache.clean.metadata"() {
+			this.responses.clear();
+		},
 	},
 
 	methods: {
+		/**
+		 * Cacheable GETs are answered from the gateway's micro-cache when it has them (no call at
+		 * all); otherwise the answer is stored on the way out (see encodeResponse).
+		 */
+		callAction(
+			route: any,
+			actionName: string,
+			req: Req,
+			res: ServerResponse,
+			params: any,
+			isStream: boolean,
+		) {
+			if (req.method === "GET" && CACHEABLE.has(actionName)) {
+				const user = req.$ctx?.meta.user;
+				const key = `${req.originalUrl ?? req.url}|${user ? `${user.address}:${user.roles}` : ""}`;
+				const hit = this.responses.get(key);
+				if (hit) {
+					res.statusCode = hit.status;
+					res.setHeader("Content-Type", "application/json; charset=utf-8");
+					res.end(hit.body);
+					this.record(req, hit.status);
+					return true;
+				}
+				req.$cacheKey = key;
+				req.$cacheGen = this.responses.generation();
+			}
+			return (ApiGateway as any).methods.callAction.call(
+				this,
+				route,
+				actionName,
+				req,
+				res,
+				params,
+				isStream,
+			);
+		},
+		encodeResponse(req: Req, res: ServerResponse, data: unknown) {
+			const body = JSON.stringify(data);
+			if (req.$cacheKey && (res.statusCode || 200) === 200)
+				this.responses.set(
+					req.$cacheKey,
+					{ body, status: 200, headers: {} },
+					req.$cacheGen!,
+				);
+			return body;
+		},
 		/**
 		 * Who calls: `Authorization: Bearer <JWT or API key>` (or `X-API-Key`) checked by
 		 * `auth.verifyToken`, remembered for a few seconds per token. No credentials → anonymous;
@@ -346,6 +402,8 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				} as any);
 		this.window = { requests: 0, errors: 0 };
 		this.principals = new TtlMap<unknown>(10_000);
+		// Short: other gateways' writes reach this one as events, and a lost event costs ≤ 5 s.
+		this.responses = new ResponseCache({ ttlMs: 5000, max: 5000 });
 		this.logger.info(
 			`api: gateway on port ${this.settings.port}, rate limit ${config.rateLimit.limit}/${config.rateLimit.window}ms in ${config.redisUrl ? "redis" : "memory"}`,
 		);
