@@ -102,7 +102,7 @@ async function measureUncachedJwt(keysPem: string, durationMs: number): Promise<
 	return n / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
-async function main(): Promise<void> {
+export async function runVerifyBench(): Promise<void> {
 	const a = await startAuthBroker();
 	try {
 		const jwt = await benchJwt(a.broker);
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module)
-	main().then(
+	runVerifyBench().then(
 		() => process.exit(0),
 		err => {
 			console.error(err);
