@@ -37,7 +37,11 @@ describe("docker-compose.nats.yml", () => {
 			expect(Object.keys(svc.depends_on)).toEqual(
 				expect.arrayContaining(["nats", "redis", "mongo"]),
 			);
-			const env = { ...svc.environment, PLAYBACK_SECRET: "x".repeat(32) };
+			// The key file is a compose secret mounted at run time; here only its wiring is checked.
+			expect(svc.environment.JWT_PRIVATE_KEY_FILE).toBe("/run/secrets/jwt_private_key");
+			expect(svc.secrets).toContain("jwt_private_key");
+			const { JWT_PRIVATE_KEY_FILE: _file, ...rest } = svc.environment;
+			const env = { ...rest, PLAYBACK_SECRET: "x".repeat(32) };
 			const cfg = loadConfig(env);
 			expect(cfg.transporter).toBe("nats://nats:4222");
 			expect(cfg.namespace).toBe("streamgate");
@@ -45,6 +49,10 @@ describe("docker-compose.nats.yml", () => {
 			expect(cfg.mongoUri).toBeTruthy();
 			expect(name).toBeTruthy();
 		}
+	});
+
+	it("mounts the JWT signing key as a secret", () => {
+		expect(compose.secrets.jwt_private_key.file).toBe("./jwt.pem");
 	});
 
 	it("hosts every one of the nine services somewhere", () => {
