@@ -37,24 +37,45 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 			params: { $$strict: true, id: { type: "string", pattern: ID_PATTERN } },
 			async handler(ctx: Context<{ id: string }, any>): Promise<PlaybackReply> {
 				// metadata.show applies the listing rules (private → 404 for others).
-				const video: Video = await ctx.call("metadata.show", { id: ctx.params.id }, { meta: ctx.meta });
+				const video: Video = await ctx.call(
+					"metadata.show",
+					{ id: ctx.params.id },
+					{ meta: ctx.meta },
+				);
 				if (this.broker.registry.hasService("auth", undefined as any)) {
-					const actions = this.broker.registry.getActionList({ onlyAvailable: true }) as any[];
+					const actions = this.broker.registry.getActionList({
+						onlyAvailable: true,
+					}) as any[];
 					if (actions.some(a => a.name === "auth.checkAccess"))
 						await ctx.call("auth.checkAccess", { video }, { meta: ctx.meta });
 				}
 				if (video.status !== "ready")
-					throw new ConflictError(`Video '${video.id}' is ${video.status}; it can be played once it is ready.`, { status: video.status }, "VIDEO_NOT_READY");
-				const p = issuePlayback({ secret: this.secret, videoId: video.id, ttlSeconds: this.settings.ttlSec });
+					throw new ConflictError(
+						`Video '${video.id}' is ${video.status}; it can be played once it is ready.`,
+						{ status: video.status },
+						"VIDEO_NOT_READY",
+					);
+				const p = issuePlayback({
+					secret: this.secret,
+					videoId: video.id,
+					ttlSeconds: this.settings.ttlSec,
+				});
 				return { hls: p.hls, dash: p.dash, expiresAt: p.expiresAt };
 			},
 		},
 
 		/** Checks a playback token for a video: `{ videoId, expiresAt }` or 403. */
 		verify: {
-			params: { token: { type: "string", max: 200 }, id: { type: "string", pattern: ID_PATTERN } },
+			params: {
+				token: { type: "string", max: 200 },
+				id: { type: "string", pattern: ID_PATTERN },
+			},
 			handler(ctx: Context<{ token: string; id: string }>) {
-				return verifyPlaybackToken({ secret: this.secret, token: ctx.params.token, videoId: ctx.params.id });
+				return verifyPlaybackToken({
+					secret: this.secret,
+					token: ctx.params.token,
+					videoId: ctx.params.id,
+				});
 			},
 		},
 	},
@@ -75,7 +96,11 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 	},
 
 	created() {
-		this.secret = resolvePlaybackSecret({ secret: config.playbackSecret, dataDir: config.dataDir, clustered: !!config.transporter });
+		this.secret = resolvePlaybackSecret({
+			secret: config.playbackSecret,
+			dataDir: config.dataDir,
+			clustered: !!config.transporter,
+		});
 	},
 };
 

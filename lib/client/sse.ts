@@ -11,7 +11,10 @@ export async function followEvents(
 	onEvent: (e: SseEvent) => boolean | void,
 	opts: { headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<void> {
-	const res = await fetch(url, { headers: { Accept: "text/event-stream", ...opts.headers }, signal: opts.signal });
+	const res = await fetch(url, {
+		headers: { Accept: "text/event-stream", ...opts.headers },
+		signal: opts.signal,
+	});
 	if (!res.ok || !res.body) {
 		const body = await res.text().catch(() => "");
 		throw new Error(`GET ${url} answered ${res.status}: ${body.slice(0, 300)}`);

@@ -6,7 +6,16 @@
 import { Queue, Worker, UnrecoverableError, Job } from "bullmq";
 import type { RedisOptions } from "ioredis";
 import { ConflictError, NotFoundError } from "../errors";
-import { AddOptions, isPermanent, JobInfo, JobQueue, JobState, JOB_STATES, Processor, splitJobId } from "./queue";
+import {
+	AddOptions,
+	isPermanent,
+	JobInfo,
+	JobQueue,
+	JobState,
+	JOB_STATES,
+	Processor,
+	splitJobId,
+} from "./queue";
 
 const toBullId = (id: string) => id.replace(":", "-");
 
@@ -41,13 +50,17 @@ export class BullQueue<T = any> implements JobQueue<T> {
 		const existing = await this.queue.getJob(jobId);
 		if (existing) {
 			const state = await existing.getState();
-			if (["waiting", "active", "delayed", "prioritized", "waiting-children"].includes(state)) return false;
+			if (["waiting", "active", "delayed", "prioritized", "waiting-children"].includes(state))
+				return false;
 			await existing.remove().catch(() => {});
 		}
 		await this.queue.add(name, data, {
 			jobId,
 			attempts: opts.attempts ?? this.opts.defaultAttempts ?? 3,
-			backoff: { type: "exponential", delay: opts.backoffMs ?? this.opts.defaultBackoffMs ?? 5000 },
+			backoff: {
+				type: "exponential",
+				delay: opts.backoffMs ?? this.opts.defaultBackoffMs ?? 5000,
+			},
 			removeOnComplete: { count: 1000 },
 			removeOnFail: { count: 1000 },
 		});
@@ -91,7 +104,9 @@ export class BullQueue<T = any> implements JobQueue<T> {
 			id: `${job.name}:${key}`,
 			name: job.name,
 			data: job.data as T,
-			state: (JOB_STATES as readonly string[]).includes(state) ? (state as JobState) : "waiting",
+			state: (JOB_STATES as readonly string[]).includes(state)
+				? (state as JobState)
+				: "waiting",
 			attempts: job.attemptsStarted ?? job.attemptsMade,
 			maxAttempts: job.opts.attempts ?? 1,
 			failedReason: job.failedReason ?? null,
@@ -120,7 +135,11 @@ export class BullQueue<T = any> implements JobQueue<T> {
 		if (!job) throw new NotFoundError("Job", id);
 		const state = await job.getState();
 		if (state !== "failed")
-			throw new ConflictError(`Job '${id}' is ${state}; only failed jobs can be retried.`, { id, state }, "JOB_NOT_FAILED");
+			throw new ConflictError(
+				`Job '${id}' is ${state}; only failed jobs can be retried.`,
+				{ id, state },
+				"JOB_NOT_FAILED",
+			);
 		await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
 	}
 

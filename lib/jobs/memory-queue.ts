@@ -31,7 +31,13 @@ export class MemoryQueue<T = any> implements JobQueue<T> {
 	private readonly abort = new AbortController();
 	private readonly inflight = new Set<Promise<void>>();
 
-	constructor(private readonly opts: { defaultAttempts?: number; defaultBackoffMs?: number; historySize?: number } = {}) {}
+	constructor(
+		private readonly opts: {
+			defaultAttempts?: number;
+			defaultBackoffMs?: number;
+			historySize?: number;
+		} = {},
+	) {}
 
 	async add(name: string, key: string, data: T, opts: AddOptions = {}): Promise<boolean> {
 		const id = `${name}:${key}`;
@@ -152,7 +158,11 @@ export class MemoryQueue<T = any> implements JobQueue<T> {
 		const j = this.jobs.get(id);
 		if (!j) throw new NotFoundError("Job", id);
 		if (j.state !== "failed")
-			throw new ConflictError(`Job '${id}' is ${j.state}; only failed jobs can be retried.`, { id, state: j.state }, "JOB_NOT_FAILED");
+			throw new ConflictError(
+				`Job '${id}' is ${j.state}; only failed jobs can be retried.`,
+				{ id, state: j.state },
+				"JOB_NOT_FAILED",
+			);
 		j.state = "waiting";
 		j.attempts = 0;
 		j.failedReason = null;

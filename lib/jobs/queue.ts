@@ -6,7 +6,13 @@
 import { DomainError } from "../errors";
 
 export type JobState = "waiting" | "active" | "delayed" | "completed" | "failed";
-export const JOB_STATES: readonly JobState[] = ["waiting", "active", "delayed", "completed", "failed"];
+export const JOB_STATES: readonly JobState[] = [
+	"waiting",
+	"active",
+	"delayed",
+	"completed",
+	"failed",
+];
 
 export interface JobInfo<T = unknown> {
 	/** Logical id, `<name>:<key>`. */

@@ -8,10 +8,17 @@ import path from "node:path";
 import { ConfigError } from "../errors";
 
 /** Returns the configured secret, or the one kept in `dataDir` (created on first use). */
-export function resolvePlaybackSecret(opts: { secret: string; dataDir: string; clustered: boolean }): string {
+export function resolvePlaybackSecret(opts: {
+	secret: string;
+	dataDir: string;
+	clustered: boolean;
+}): string {
 	if (opts.secret) return opts.secret;
 	if (opts.clustered)
-		throw new ConfigError("PLAYBACK_SECRET", "must be set in cluster mode (every node signs and checks the same tokens)");
+		throw new ConfigError(
+			"PLAYBACK_SECRET",
+			"must be set in cluster mode (every node signs and checks the same tokens)",
+		);
 	const file = path.join(opts.dataDir, "playback.secret");
 	try {
 		const s = fs.readFileSync(file, "utf8").trim();

@@ -28,7 +28,11 @@ export async function withLocalFile<R>(
 }
 
 /** Copies every file under `dir` to `prefix` + relative path; returns the keys written. */
-export async function putDirectory(storage: Storage, prefix: string, dir: string): Promise<string[]> {
+export async function putDirectory(
+	storage: Storage,
+	prefix: string,
+	dir: string,
+): Promise<string[]> {
 	const keys: string[] = [];
 	const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
 	for (const e of entries) {
