@@ -10,6 +10,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts=false && npm cache clean --force
 COPY . .
+# The browser app, built once into the image (the node user cannot write web/dist later).
+RUN npx vite build
 
 ENV NODE_ENV=production \
 	DATA_DIR=/data \

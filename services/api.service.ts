@@ -15,6 +15,7 @@ import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { MediaRoutesMixin, RawResponseDone } from "../mixins/media-routes.mixin";
+import { WebAppMixin } from "../mixins/web-app.mixin";
 
 const config = loadConfig();
 const pkg = require("../package.json");
@@ -58,7 +59,7 @@ function rateLimitStore() {
 
 const ApiService: ServiceSchema<Record<string, any>> = {
 	name: "api",
-	mixins: [ApiGateway as any, ErrorsMixin, MediaRoutesMixin],
+	mixins: [ApiGateway as any, ErrorsMixin, MediaRoutesMixin, WebAppMixin],
 	settings: {
 		port: config.port,
 		ip: "0.0.0.0",

@@ -1,0 +1,544 @@
+/**
+ * Upload (`/upload`): pick or drop a file, describe it, choose who may watch; a resumable tus
+ * upload with progress, pause and resume; then the transcode's live progress (Server-Sent Events)
+ * and the link to share.
+ */
+import { icon } from "../icons";
+import type { DetailedError, Upload } from "tus-js-client";
+import { signInButton } from "../account";
+import { API, api, authHeaders, errorMessage, type Access, type Video } from "../api";
+import { copyText, formatBytes, h, notice, pageHeading, replace, statusBadge } from "../dom";
+import { refresh, type Page } from "../router";
+import { onSessionChange, session } from "../session";
+import { followVideo } from "../events";
+
+const CHUNK_BYTES = 16 * 1024 * 1024;
+
+export function uploadPage(): Page {
+	return {
+		title: "Upload",
+		render({ signal }) {
+			const body = h("div");
+			let busy = false;
+			const draw = () => {
+				if (busy) return;
+				if (!session())
+					replace(
+						body,
+						notice(
+							"info",
+							h("p", null, h("strong", null, "Sign in to upload.")),
+							h(
+								"p",
+								null,
+								"Uploading needs a wallet sign-in: your address becomes the video's owner. Nothing is paid and no transaction is sent — the wallet only signs a message.",
+							),
+							h("p", null, signInButton("Sign in with your wallet")),
+						),
+					);
+				else
+					replace(
+						body,
+						uploadForm(signal, b => (busy = b)),
+					);
+			};
+			draw();
+			onSessionChange(draw, signal);
+			return h("section", { class: "page upload" }, pageHeading("Upload a video"), body);
+		},
+	};
+}
+
+function field(id: string, label: string, control: HTMLElement, hint?: string): HTMLElement {
+	if (hint) control.setAttribute("aria-describedby", `${id}-hint`);
+	return h(
+		"div",
+		{ class: "field" },
+		h("label", { for: id }, label),
+		control,
+		hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
+	);
+}
+
+function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLElement {
+	let file: File | null = null;
+
+	const fileInput = h("input", {
+		id: "file",
+		type: "file",
+		accept: "video/*,.mkv,.mov,.mp4,.webm",
+		class: "visually-hidden",
+	});
+	const chosen = h("p", { class: "chosen", "aria-live": "polite" }, "No file chosen yet.");
+	const drop = h(
+		"label",
+		{ for: "file", class: "dropzone" },
+		h("span", { class: "dropzone-icon", "aria-hidden": "true" }, icon("upload", 32)),
+		h(
+			"span",
+			{ class: "dropzone-text" },
+			h("strong", null, "Choose a video file"),
+			" or drop it here",
+		),
+		h("span", { class: "hint" }, "MP4, MOV, MKV, WebM… any format ffmpeg reads."),
+	);
+
+	const title = h("input", {
+		id: "title",
+		name: "title",
+		required: true,
+		maxlength: 200,
+		autocomplete: "off",
+	});
+	const description = h("textarea", {
+		id: "description",
+		name: "description",
+		rows: 4,
+		maxlength: 5000,
+	});
+	const tags = h("input", {
+		id: "tags",
+		name: "tags",
+		autocomplete: "off",
+		placeholder: "music, live, tutorial",
+	});
+	const access = h(
+		"select",
+		{ id: "access", name: "access" },
+		h("option", { value: "public" }, "Public — listed in the library"),
+		h("option", { value: "unlisted" }, "Unlisted — anyone with the link"),
+		h("option", { value: "private" }, "Private — only me"),
+		h("option", { value: "token" }, "Token holders — wallets that hold an NFT or token"),
+	);
+
+	// The token gate: shown when Access is "Token holders".
+	const chainId = h("input", {
+		id: "gate-chain",
+		type: "number",
+		min: 1,
+		step: 1,
+		value: 1,
+		inputmode: "numeric",
+	});
+	const contract = h("input", {
+		id: "gate-contract",
+		autocomplete: "off",
+		placeholder: "0x…",
+		pattern: "0x[0-9a-fA-F]{40}",
+		spellcheck: "false",
+	});
+	const standard = h(
+		"select",
+		{ id: "gate-standard" },
+		h("option", { value: "erc721" }, "ERC-721 (NFT)"),
+		h("option", { value: "erc1155" }, "ERC-1155 (multi-token)"),
+	);
+	const tokenId = h("input", {
+		id: "gate-token",
+		inputmode: "numeric",
+		pattern: "[0-9]*",
+		autocomplete: "off",
+	});
+	const minBalance = h("input", {
+		id: "gate-min",
+		type: "number",
+		min: 1,
+		step: 1,
+		value: 1,
+		inputmode: "numeric",
+	});
+	const gate = h(
+		"fieldset",
+		{ class: "gate", hidden: true },
+		h("legend", null, "Token gate"),
+		h(
+			"div",
+			{ class: "grid-2" },
+			field("gate-chain", "Chain ID", chainId, "1 is Ethereum mainnet."),
+			field("gate-standard", "Standard", standard),
+			field("gate-contract", "Contract address", contract),
+			field(
+				"gate-token",
+				"Token ID (optional for ERC-721)",
+				tokenId,
+				"Leave empty to accept any token of the contract.",
+			),
+			field("gate-min", "Minimum balance", minBalance),
+		),
+	);
+	access.addEventListener("change", () => (gate.hidden = access.value !== "token"));
+
+	const formError = h("div", { "aria-live": "assertive" });
+	const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Upload");
+	const progressArea = h("div", { class: "progress-area" });
+
+	const choose = (f: File | undefined | null) => {
+		if (!f) return;
+		file = f;
+		replace(chosen, "Selected: ", h("strong", null, f.name), ` (${formatBytes(f.size)})`);
+		if (!title.value.trim())
+			title.value = f.name
+				.replace(/\.[^.]+$/, "")
+				.replace(/[_-]+/g, " ")
+				.slice(0, 200);
+		formError.replaceChildren();
+	};
+	fileInput.addEventListener("change", () => choose(fileInput.files?.[0]));
+	for (const ev of ["dragenter", "dragover"])
+		drop.addEventListener(ev, e => {
+			e.preventDefault();
+			drop.classList.add("dragging");
+		});
+	for (const ev of ["dragleave", "drop"])
+		drop.addEventListener(ev, () => drop.classList.remove("dragging"));
+	drop.addEventListener("drop", e => {
+		e.preventDefault();
+		choose((e as DragEvent).dataTransfer?.files?.[0]);
+	});
+
+	const form: HTMLFormElement = h(
+		"form",
+		{
+			class: "upload-form",
+			novalidate: true,
+			onSubmit: (e: Event) => {
+				e.preventDefault();
+				formError.replaceChildren();
+				const problem = !file
+					? "Choose a video file first."
+					: !title.value.trim()
+						? "Give the video a title."
+						: null;
+				let accessValue: Access;
+				try {
+					accessValue = readAccess();
+				} catch (err) {
+					replace(formError, notice("error", errorMessage(err)));
+					return;
+				}
+				if (problem) {
+					replace(formError, notice("error", problem));
+					return;
+				}
+				for (const el of form.elements) (el as HTMLInputElement).disabled = true;
+				setBusy(true);
+				startUpload({
+					file: file!,
+					title: title.value.trim(),
+					description: description.value.trim(),
+					tags: tags.value
+						.split(",")
+						.map(t => t.trim())
+						.filter(Boolean)
+						.join(","),
+					access: accessValue,
+					area: progressArea,
+					signal,
+					done: () => setBusy(false),
+				});
+			},
+		},
+		h("div", { class: "field" }, drop, fileInput, chosen),
+		field("title", "Title", title),
+		field("description", "Description", description),
+		field("tags", "Tags", tags, "Separate tags with commas."),
+		field("access", "Access", access),
+		gate,
+		formError,
+		h("div", { class: "form-actions" }, submit),
+	);
+
+	function readAccess(): Access {
+		const kind = access.value as Access["kind"];
+		if (kind !== "token") return { kind } as Access;
+		const chain = Number(chainId.value);
+		if (!Number.isSafeInteger(chain) || chain < 1)
+			throw new Error("Chain ID must be a whole number, 1 or more.");
+		const addr = contract.value.trim();
+		if (!/^0x[0-9a-fA-F]{40}$/.test(addr))
+			throw new Error("Contract address must be 0x followed by 40 hexadecimal characters.");
+		const id = tokenId.value.trim();
+		if (id && !/^\d{1,78}$/.test(id)) throw new Error("Token ID must be a whole number.");
+		if (standard.value === "erc1155" && !id) throw new Error("ERC-1155 gates need a token ID.");
+		const min = Number(minBalance.value || "1");
+		if (!Number.isSafeInteger(min) || min < 1)
+			throw new Error("Minimum balance must be a whole number, 1 or more.");
+		return {
+			kind: "token",
+			chainId: chain,
+			contract: addr,
+			standard: standard.value as "erc721" | "erc1155",
+			...(id ? { tokenId: id } : {}),
+			minBalance: min,
+		};
+	}
+
+	return h("div", null, form, progressArea);
+}
+
+interface UploadJob {
+	file: File;
+	title: string;
+	description: string;
+	tags: string;
+	access: Access;
+	area: HTMLElement;
+	signal: AbortSignal;
+	done: () => void;
+}
+
+/** The server's words from a tus error answer (JSON `{ message }`), else tus-js-client's. */
+function tusErrorMessage(err: Error | DetailedError): string {
+	const res = (err as DetailedError).originalResponse;
+	if (res) {
+		try {
+			const body = JSON.parse(res.getBody());
+			if (body?.message) return body.message;
+		} catch {
+			/* not JSON */
+		}
+		return `The server answered ${res.getStatus()}${res.getBody() ? `: ${res.getBody().slice(0, 200)}` : ""}.`;
+	}
+	return /network|xhr|failed to fetch/i.test(err.message)
+		? "The connection to the server was lost. Press Resume to continue where it stopped."
+		: err.message;
+}
+
+function startUpload(job: UploadJob): void {
+	const bar = h("progress", { id: "upload-progress", max: 100, value: 0 });
+	const label = h("p", { class: "progress-text", "aria-live": "polite" }, "Starting the upload…");
+	const pause = h("button", { type: "button", class: "btn" }, "Pause");
+	const resume = h("button", { type: "button", class: "btn", disabled: true }, "Resume");
+	const cancel = h("button", { type: "button", class: "btn btn-quiet" }, "Cancel");
+	const message = h("div", { "aria-live": "assertive" });
+	const after = h("div");
+	replace(
+		job.area,
+		h(
+			"section",
+			{ class: "panel", "aria-labelledby": "upload-heading" },
+			h("h2", { id: "upload-heading" }, `Uploading “${job.title}”`),
+			h("label", { for: "upload-progress" }, "Upload progress"),
+			bar,
+			label,
+			h("div", { class: "button-row" }, pause, resume, cancel),
+			message,
+			after,
+		),
+	);
+
+	let videoId: string | null = null;
+	let accessSet: Promise<void> | null = null;
+	let finished = false;
+
+	const setAccess = (id: string) => {
+		if (job.access.kind === "public" || accessSet) return;
+		// Access is not tus metadata: set it as soon as the record exists, before any byte is public.
+		accessSet = api<Video>("PATCH", `/videos/${encodeURIComponent(id)}`, {
+			access: job.access,
+		}).then(
+			() => undefined,
+			async err => {
+				replace(
+					message,
+					notice(
+						"error",
+						`The access setting was refused, so the upload was stopped: ${errorMessage(err)}`,
+					),
+				);
+				await upload?.abort(true).catch(() => undefined);
+				stop();
+			},
+		);
+	};
+	const stop = () => {
+		finished = true;
+		pause.disabled = true;
+		resume.disabled = true;
+		cancel.disabled = true;
+		job.done();
+	};
+
+	let upload: Upload | null = null;
+	void (async () => {
+		const tus = await import("tus-js-client");
+		const metadata: Record<string, string> = {
+			filename: job.file.name,
+			filetype: job.file.type || "application/octet-stream",
+			title: job.title,
+		};
+		if (job.description) metadata.description = job.description;
+		if (job.tags) metadata.tags = job.tags;
+		upload = new tus.Upload(job.file, {
+			endpoint: `${location.origin}${API}/uploads`,
+			chunkSize: CHUNK_BYTES,
+			retryDelays: [0, 1000, 3000, 5000, 10000],
+			metadata,
+			storeFingerprintForResuming: true,
+			removeFingerprintOnSuccess: true,
+			// Each request carries a fresh token (a long upload outlives one access token).
+			async onBeforeRequest(req) {
+				for (const [k, v] of Object.entries(await authHeaders())) req.setHeader(k, v);
+			},
+			onUploadUrlAvailable() {
+				videoId = upload!.url!.split("/").pop()!;
+				setAccess(videoId);
+			},
+			onProgress(sent, total) {
+				const pct = total ? (sent / total) * 100 : 0;
+				bar.value = pct;
+				label.textContent = `${formatBytes(sent)} of ${formatBytes(total)} (${pct.toFixed(0)} %)`;
+			},
+			onError(err) {
+				const status = (err as DetailedError).originalResponse?.getStatus() ?? 0;
+				// A refusal (not a lost connection): resuming would only be refused again.
+				const final = status >= 400 && status < 500 && status !== 409 && status !== 423;
+				replace(
+					message,
+					notice(
+						"error",
+						`The upload ${final ? "was refused" : "stopped"}: ${tusErrorMessage(err)}`,
+					),
+				);
+				if (final) stop();
+				else {
+					pause.disabled = true;
+					resume.disabled = false;
+				}
+			},
+			async onSuccess() {
+				videoId ??= upload!.url!.split("/").pop()!;
+				await accessSet;
+				if (finished) return;
+				stop();
+				bar.value = 100;
+				label.textContent = `Uploaded ${formatBytes(job.file.size)}. The server accepted the file.`;
+				showProcessing(after, videoId, job.signal);
+			},
+		});
+		const previous = await upload.findPreviousUploads().catch(() => []);
+		const same = previous.find(p => p.metadata?.title === job.title) ?? previous[0];
+		if (same) {
+			upload.resumeFromPreviousUpload(same);
+			replace(
+				message,
+				notice("info", "Resuming an earlier, unfinished upload of this file."),
+			);
+		}
+		if (job.signal.aborted) return;
+		upload.start();
+	})();
+
+	pause.addEventListener("click", () => {
+		void upload?.abort();
+		pause.disabled = true;
+		resume.disabled = false;
+		label.textContent += " — paused";
+		resume.focus();
+	});
+	resume.addEventListener("click", () => {
+		message.replaceChildren();
+		upload?.start();
+		resume.disabled = true;
+		pause.disabled = false;
+		pause.focus();
+	});
+	cancel.addEventListener("click", () => {
+		void upload?.abort(true).catch(() => undefined);
+		stop();
+		replace(message, notice("info", "Upload cancelled."));
+	});
+	// Leaving the page pauses the upload; coming back with the same file resumes it.
+	job.signal.addEventListener("abort", () => {
+		if (!finished) void upload?.abort();
+	});
+}
+
+/** After the upload: the share link, then the transcode's live status until ready or failed. */
+function showProcessing(area: HTMLElement, id: string, signal: AbortSignal): void {
+	const watchPath = `/watch/${encodeURIComponent(id)}`;
+	const watchUrl = `${location.origin}${watchPath}`;
+	const status = h("span", { class: "status" }, statusBadge("queued"));
+	const bar = h("progress", { id: "transcode-progress", max: 100, value: 0 });
+	const detail = h(
+		"p",
+		{ class: "progress-text", "aria-live": "polite" },
+		"Waiting for a transcoder…",
+	);
+	const copied = h("span", { class: "muted", "aria-live": "polite" });
+	const copy = h(
+		"button",
+		{
+			type: "button",
+			class: "btn btn-small",
+			onClick: async () => {
+				copied.textContent = (await copyText(watchUrl))
+					? "Copied."
+					: "Select the link to copy it.";
+			},
+		},
+		"Copy link",
+	);
+	const result = h("div", { "aria-live": "polite" });
+	replace(
+		area,
+		h(
+			"div",
+			{ class: "share" },
+			h("strong", null, "Watch and share: "),
+			h("a", { href: watchPath, class: "watch-link" }, watchUrl),
+			" ",
+			copy,
+			" ",
+			copied,
+		),
+		h("h3", null, "Transcoding ", status),
+		h("label", { for: "transcode-progress" }, "Transcode progress"),
+		bar,
+		detail,
+		result,
+		h(
+			"p",
+			null,
+			h(
+				"button",
+				{ type: "button", class: "btn", onClick: () => refresh() },
+				"Upload another video",
+			),
+		),
+	);
+	followVideo(id, signal, {
+		status(to, error) {
+			replace(status, statusBadge(to));
+			if (to === "ready") {
+				bar.value = 100;
+				detail.textContent =
+					"Ready: every rendition, the thumbnail and the storyboard are done.";
+				replace(
+					result,
+					notice(
+						"success",
+						h("strong", null, "Your video is ready. "),
+						h("a", { href: watchPath }, "Watch it now"),
+						".",
+					),
+				);
+			} else if (to === "failed") {
+				detail.textContent = "";
+				replace(
+					result,
+					notice("error", `Transcoding failed: ${error?.message ?? "no reason given"}`),
+				);
+			} else if (to === "processing") detail.textContent = "Transcoding…";
+			else if (to === "queued") detail.textContent = "Queued for a transcoder…";
+		},
+		progress(p) {
+			bar.value = Math.max(0, Math.min(100, p.percent ?? 0));
+			const parts = [`${(p.percent ?? 0).toFixed(0)} %`];
+			if (p.fps) parts.push(`${Math.round(p.fps)} fps`);
+			if (p.speed) parts.push(`${Number(p.speed).toFixed(1)}× real time`);
+			if (p.node) parts.push(`on ${p.node}`);
+			detail.textContent = `Transcoding: ${parts.join(" · ")}`;
+		},
+	});
+}

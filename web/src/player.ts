@@ -1,0 +1,354 @@
+/**
+ * The player: hls.js where Media Source Extensions exist, the browser's own HLS otherwise
+ * (Safari on iOS); custom controls with a quality menu (Auto + each rendition) and storyboard
+ * previews over the seek bar (storyboard.vtt + its sprite, written by the transcoder).
+ */
+import { icon } from "./icons";
+import type Hls from "hls.js";
+import type { Rendition } from "./api";
+import { formatDuration, h } from "./dom";
+
+export interface PlayerOptions {
+	/** Signed master playlist URL. */
+	hls: string;
+	/** The video's renditions (names for the quality menu). */
+	renditions: Rendition[];
+	title: string;
+	signal: AbortSignal;
+	/** Start playing when it can (muted if the browser insists). */
+	autoplay?: boolean;
+}
+
+interface StoryboardCue {
+	start: number;
+	end: number;
+	url: string;
+	x: number;
+	y: number;
+	w: number;
+	h: number;
+}
+
+/** Parses a storyboard WebVTT (`image.jpg#xywh=x,y,w,h` cues); URLs resolved against `base`. */
+export function parseStoryboard(vtt: string, base: string): StoryboardCue[] {
+	const cues: StoryboardCue[] = [];
+	const time = (t: string) => {
+		const parts = t.trim().split(":").map(Number);
+		return parts.reduce((acc, p) => acc * 60 + p, 0);
+	};
+	const blocks = vtt.replace(/\r/g, "").split(/\n\n+/);
+	for (const block of blocks) {
+		const lines = block.split("\n").filter(Boolean);
+		const i = lines.findIndex(l => l.includes("-->"));
+		if (i < 0 || !lines[i + 1]) continue;
+		const [from, to] = lines[i]!.split("-->");
+		const m = /^(.*)#xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(lines[i + 1]!.trim());
+		if (!m || !from || !to) continue;
+		cues.push({
+			start: time(from),
+			end: time(to.trim().split(/\s+/)[0]!),
+			url: new URL(m[1]!, base).href,
+			x: Number(m[2]),
+			y: Number(m[3]),
+			w: Number(m[4]),
+			h: Number(m[5]),
+		});
+	}
+	return cues;
+}
+
+/** A rendition's label for a level of the given size: its name (e.g. "720p"), else "<short side>p". */
+function levelLabel(width: number, height: number, renditions: Rendition[]): string {
+	const r = renditions.find(x => x.width === width && x.height === height);
+	return r?.name ?? `${Math.min(width, height)}p`;
+}
+
+/** Builds the player into a new element; tears itself down when `signal` aborts. */
+export function createPlayer(opts: PlayerOptions): HTMLElement {
+	const video = h("video", {
+		class: "video",
+		playsinline: true,
+		preload: "metadata",
+		"aria-label": opts.title,
+	});
+	const poster = opts.hls.replace(/[^/]+$/, "thumbnail.jpg");
+	video.poster = poster;
+
+	const playBtn = h(
+		"button",
+		{ type: "button", class: "ctl", "aria-label": "Play" },
+		icon("play"),
+	);
+	const bigPlay = h(
+		"button",
+		{ type: "button", class: "big-play", "aria-label": "Play" },
+		icon("play", 36),
+	);
+	const time = h("span", { class: "time", "aria-live": "off" }, "0:00 / –:––");
+	const seek = h("input", {
+		type: "range",
+		class: "seek",
+		min: 0,
+		max: 0,
+		step: 0.1,
+		value: 0,
+		"aria-label": "Seek",
+	});
+	const muteBtn = h(
+		"button",
+		{ type: "button", class: "ctl", "aria-label": "Mute" },
+		icon("volume"),
+	);
+	const volume = h("input", {
+		type: "range",
+		class: "volume",
+		min: 0,
+		max: 1,
+		step: 0.05,
+		value: 1,
+		"aria-label": "Volume",
+	});
+	const quality = h(
+		"select",
+		{ class: "quality", id: "quality", "aria-label": "Quality" },
+		h("option", { value: "-1" }, "Auto"),
+	);
+	const fullBtn = h(
+		"button",
+		{ type: "button", class: "ctl", "aria-label": "Full screen" },
+		icon("fullscreen"),
+	);
+	const preview = h(
+		"div",
+		{ class: "preview", hidden: true, "aria-hidden": "true" },
+		h("div", { class: "preview-image" }),
+		h("span", { class: "preview-time" }),
+	);
+	const message = h("div", { class: "player-message", role: "status" });
+	const seekWrap = h("div", { class: "seek-wrap" }, seek, preview);
+	const controls = h(
+		"div",
+		{ class: "controls" },
+		playBtn,
+		seekWrap,
+		time,
+		muteBtn,
+		volume,
+		h("label", { class: "visually-hidden", for: "quality" }, "Quality"),
+		quality,
+		fullBtn,
+	);
+	const root = h(
+		"div",
+		{ class: "player", tabindex: -1, "aria-label": "Video player" },
+		h("div", { class: "stage" }, video, bigPlay, message),
+		controls,
+	);
+
+	// ---- playback engine ----
+	let hls: Hls | null = null;
+	const fail = (text: string) => {
+		message.textContent = text;
+		message.classList.add("visible");
+	};
+	const tryAutoplay = () => {
+		if (!opts.autoplay) return;
+		video.play().catch(() => {
+			// Browsers may refuse sound without a click; muted playback is allowed.
+			video.muted = true;
+			video.play().catch(() => undefined);
+		});
+	};
+	void (async () => {
+		const { default: HlsClass } = await import("hls.js");
+		if (opts.signal.aborted) return;
+		if (HlsClass.isSupported()) {
+			const player = new HlsClass({ capLevelToPlayerSize: false, startLevel: -1 });
+			hls = player;
+			player.on(HlsClass.Events.MANIFEST_PARSED, () => {
+				fillQuality(player);
+				tryAutoplay();
+			});
+			player.on(HlsClass.Events.LEVEL_SWITCHED, (_e, data) => {
+				const level = player.levels[data.level];
+				const auto = quality.options[0];
+				if (auto)
+					auto.textContent =
+						player.autoLevelEnabled && level
+							? `Auto (${levelLabel(level.width, level.height, opts.renditions)})`
+							: "Auto";
+			});
+			let recoveries = 0;
+			player.on(HlsClass.Events.ERROR, (_e, data) => {
+				if (!data.fatal) return;
+				if (recoveries++ > 3) {
+					fail(`Playback stopped: ${data.details}. Reload the page to try again.`);
+					player.destroy();
+					return;
+				}
+				if (data.type === HlsClass.ErrorTypes.NETWORK_ERROR) player.startLoad();
+				else if (data.type === HlsClass.ErrorTypes.MEDIA_ERROR) player.recoverMediaError();
+				else fail(`Playback stopped: ${data.details}.`);
+			});
+			player.loadSource(opts.hls);
+			player.attachMedia(video);
+		} else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+			// Safari (iOS) plays HLS itself and picks the rendition itself.
+			video.src = opts.hls;
+			quality.disabled = true;
+			quality.title = "This browser chooses the quality itself.";
+			video.addEventListener("loadedmetadata", tryAutoplay, { once: true });
+		} else {
+			fail(
+				"This browser cannot play HLS video. Try a current Chrome, Firefox, Edge or Safari.",
+			);
+		}
+	})();
+
+	function fillQuality(player: Hls) {
+		const levels = player.levels
+			.map((l, i) => ({
+				i,
+				label: levelLabel(l.width, l.height, opts.renditions),
+				height: l.height,
+				bitrate: l.bitrate,
+			}))
+			.sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
+		quality.replaceChildren(
+			h("option", { value: "-1" }, "Auto"),
+			...levels.map(l => h("option", { value: String(l.i) }, l.label)),
+		);
+	}
+	quality.addEventListener("change", () => {
+		if (!hls) return;
+		// currentLevel switches now (flushing the buffer); -1 hands it back to the ABR logic.
+		hls.currentLevel = Number(quality.value);
+	});
+
+	// ---- storyboard previews ----
+	let cues: StoryboardCue[] = [];
+	const vttUrl = opts.hls.replace(/[^/]+$/, "storyboard.vtt");
+	void fetch(vttUrl, { signal: opts.signal })
+		.then(r => (r.ok ? r.text() : ""))
+		.then(text => {
+			cues = text ? parseStoryboard(text, new URL(vttUrl, location.href).href) : [];
+			root.dataset.storyboard = String(cues.length);
+		})
+		.catch(() => undefined);
+
+	function showPreview(t: number, clientX: number | null) {
+		const dur = video.duration;
+		if (!Number.isFinite(dur) || dur <= 0) return;
+		const cue = cues.find(c => t >= c.start && t < c.end) ?? cues[cues.length - 1];
+		const img = preview.firstElementChild as HTMLElement;
+		if (cue) {
+			img.style.width = `${cue.w}px`;
+			img.style.height = `${cue.h}px`;
+			img.style.backgroundImage = `url("${cue.url}")`;
+			img.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+			img.hidden = false;
+		} else img.hidden = true;
+		(preview.lastElementChild as HTMLElement).textContent = formatDuration(t);
+		const rect = seek.getBoundingClientRect();
+		const x = clientX !== null ? clientX - rect.left : (t / dur) * rect.width;
+		const half = (cue?.w ?? 60) / 2;
+		preview.style.left = `${Math.max(half, Math.min(rect.width - half, x))}px`;
+		preview.hidden = false;
+	}
+	const hidePreview = () => (preview.hidden = true);
+	seek.addEventListener("pointermove", e => {
+		const rect = seek.getBoundingClientRect();
+		const frac = Math.max(0, Math.min(1, (e.clientX - rect.left) / rect.width));
+		showPreview(frac * (video.duration || 0), e.clientX);
+	});
+	seek.addEventListener("pointerleave", hidePreview);
+	seek.addEventListener("blur", hidePreview);
+
+	// ---- controls ----
+	const togglePlay = () =>
+		video.paused || video.ended ? void video.play().catch(() => undefined) : video.pause();
+	playBtn.addEventListener("click", togglePlay);
+	bigPlay.addEventListener("click", togglePlay);
+	video.addEventListener("click", togglePlay);
+	const syncPlay = () => {
+		const paused = video.paused;
+		playBtn.replaceChildren(icon(paused ? "play" : "pause"));
+		playBtn.setAttribute("aria-label", paused ? "Play" : "Pause");
+		bigPlay.hidden = !paused;
+		root.classList.toggle("playing", !paused);
+	};
+	video.addEventListener("play", syncPlay);
+	video.addEventListener("pause", syncPlay);
+	video.addEventListener("ended", syncPlay);
+
+	let seeking = false;
+	const syncTime = () => {
+		const dur = Number.isFinite(video.duration) ? video.duration : 0;
+		if (!seeking) {
+			seek.max = String(dur);
+			seek.value = String(video.currentTime);
+		}
+		seek.setAttribute(
+			"aria-valuetext",
+			`${formatDuration(video.currentTime)} of ${formatDuration(dur)}`,
+		);
+		time.textContent = `${formatDuration(video.currentTime)} / ${formatDuration(dur || null)}`;
+		const pct = dur ? (video.currentTime / dur) * 100 : 0;
+		seek.style.setProperty("--played", `${pct}%`);
+	};
+	video.addEventListener("timeupdate", syncTime);
+	video.addEventListener("durationchange", syncTime);
+	video.addEventListener("loadedmetadata", syncTime);
+	seek.addEventListener("input", () => {
+		seeking = true;
+		showPreview(Number(seek.value), null);
+	});
+	seek.addEventListener("change", () => {
+		video.currentTime = Number(seek.value);
+		seeking = false;
+		hidePreview();
+	});
+
+	const syncVolume = () => {
+		muteBtn.replaceChildren(icon(video.muted || video.volume === 0 ? "mute" : "volume"));
+		muteBtn.setAttribute("aria-label", video.muted ? "Unmute" : "Mute");
+		volume.value = String(video.muted ? 0 : video.volume);
+	};
+	muteBtn.addEventListener("click", () => (video.muted = !video.muted));
+	volume.addEventListener("input", () => {
+		video.volume = Number(volume.value);
+		video.muted = video.volume === 0;
+	});
+	video.addEventListener("volumechange", syncVolume);
+
+	fullBtn.addEventListener("click", () => {
+		if (document.fullscreenElement) void document.exitFullscreen();
+		else if (root.requestFullscreen) void root.requestFullscreen().catch(() => undefined);
+		// iOS Safari: only the video element itself goes full screen.
+		else
+			(
+				video as HTMLVideoElement & { webkitEnterFullscreen?: () => void }
+			).webkitEnterFullscreen?.();
+	});
+
+	// Keyboard: space/k play-pause, ←/→ 5 s, m mute, f full screen (not while typing or in a menu).
+	root.addEventListener("keydown", e => {
+		const t = e.target as HTMLElement;
+		if (t.tagName === "SELECT" || (t.tagName === "INPUT" && t !== seek)) return;
+		const key = e.key.toLowerCase();
+		if ((key === " " && t.tagName !== "BUTTON") || key === "k") togglePlay();
+		else if (key === "m") video.muted = !video.muted;
+		else if (key === "f") fullBtn.click();
+		else if ((key === "arrowleft" || key === "arrowright") && t !== seek)
+			video.currentTime = Math.max(0, video.currentTime + (key === "arrowleft" ? -5 : 5));
+		else return;
+		e.preventDefault();
+	});
+
+	opts.signal.addEventListener("abort", () => {
+		hls?.destroy();
+		video.removeAttribute("src");
+		video.load();
+	});
+	return root;
+}
