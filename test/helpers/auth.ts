@@ -1,4 +1,5 @@
 /** Signing in over HTTP as a wallet would: nonce → EIP-4361 message → signature → token. */
+import crypto from "node:crypto";
 import { Wallet } from "ethers";
 import { SiweMessage } from "siwe";
 
@@ -48,4 +49,13 @@ export async function signIn(
 		token: accessToken,
 		headers: { Authorization: `Bearer ${accessToken}` },
 	};
+}
+
+/**
+ * A fresh Ed25519 private key as PKCS#8 PEM, for JWT_PRIVATE_KEY: a node hosting `auth` in
+ * cluster mode (TRANSPORTER set) needs one; every auth node of a cluster must share it.
+ */
+export function testJwtKey(): string {
+	const { privateKey } = crypto.generateKeyPairSync("ed25519");
+	return privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 }

@@ -1,11 +1,13 @@
 /**
  * The whole pipeline in embedded mode, as a user sees it: tus upload → SSE progress → ready →
  * signed playback URLs → every rendition decoded by ffmpeg over HTTP (HLS and DASH), thumbnail,
- * storyboard, Range/ETag, and the token checks.
+ * storyboard, Range/ETag, and the token checks. A wallet signs in over HTTP (SIWE) first: its
+ * token uploads (creator) and deletes (owner).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { freePort, startNode, stopAllNodes, waitForHttp } from "../../helpers/cluster";
+import { signIn, SignedIn } from "../../helpers/auth";
 import { randomNamespace } from "../../helpers/env";
 import {
 	decodeAll,
@@ -42,6 +44,7 @@ async function durationOf(url: string): Promise<number> {
 	let base: string;
 	let dataDir: string;
 	let clips: { dir: string; remove: () => Promise<void> };
+	let user: SignedIn;
 
 	beforeAll(async () => {
 		clips = await makeTempDir("sg-pipe-");
@@ -72,6 +75,7 @@ async function durationOf(url: string): Promise<number> {
 		});
 		await node.waitForStart(60_000);
 		await waitForHttp(`${base}/api/v1/health`, r => r.status === 200);
+		user = await signIn(base);
 	});
 	afterAll(async () => {
 		await stopAllNodes();
@@ -79,7 +83,7 @@ async function durationOf(url: string): Promise<number> {
 	});
 
 	async function uploadAndWait(file: string) {
-		const id = await tusUpload(base, file);
+		const id = await tusUpload(base, file, { headers: user.headers });
 		const { final, events } = await followUntilDone(base, id);
 		return { id, final, events };
 	}
@@ -261,7 +265,12 @@ async function durationOf(url: string): Promise<number> {
 		expect(final.to).toBe("ready");
 		const outDir = path.join(dataDir, "storage", "videos", id);
 		expect(fs.existsSync(path.join(outDir, "master.m3u8"))).toBe(true);
-		const del = await fetch(`${base}/api/v1/videos/${id}`, { method: "DELETE" });
+		const anonymous = await fetch(`${base}/api/v1/videos/${id}`, { method: "DELETE" });
+		expect(anonymous.status).toBe(401);
+		const del = await fetch(`${base}/api/v1/videos/${id}`, {
+			method: "DELETE",
+			headers: user.headers,
+		});
 		expect(del.status).toBe(200);
 		expect((await fetch(`${base}/api/v1/videos/${id}`)).status).toBe(404);
 		await waitForHttp(

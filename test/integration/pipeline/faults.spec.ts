@@ -2,8 +2,11 @@
  * Faults in a real cluster: separate OS processes over NATS, BullMQ on Redis. A transcoder killed
  * in the middle of a job → the job finishes on the other transcoder with attempts = 2; the worker
  * killed and restarted in the middle of a job → the job still finishes. Nothing is lost.
+ * The gateway node hosts auth (cluster mode: a shared JWT_PRIVATE_KEY); a wallet signed in over
+ * HTTP uploads, an admin (ADMIN_ADDRESSES) reads /jobs.
  */
 import path from "node:path";
+import { Wallet } from "ethers";
 import {
 	freePort,
 	NodeProcess,
@@ -12,6 +15,7 @@ import {
 	waitForHttp,
 	eventually,
 } from "../../helpers/cluster";
+import { signIn, SignedIn, testJwtKey } from "../../helpers/auth";
 import { NATS_URL, REDIS_URL, randomNamespace, requireOrSkip } from "../../helpers/env";
 import { detectFfmpeg, isRequired, makeClip, makeTempDir } from "../../helpers/media";
 import { followUntilDone, getJson, tusUpload } from "../../helpers/pipeline";
@@ -27,8 +31,14 @@ const run = ff.ok && requireOrSkip("pipeline fault tests", "nats", "redis");
 	let base: string;
 	let tmp: { dir: string; remove: () => Promise<void> };
 	let clip: string;
+	const jwtKey = testJwtKey();
+	const adminWallet = Wallet.createRandom() as unknown as Wallet;
+	let user: SignedIn;
+	let admin: SignedIn;
 	const env = () => ({
 		TRANSPORTER: NATS_URL,
+		JWT_PRIVATE_KEY: jwtKey,
+		ADMIN_ADDRESSES: adminWallet.address,
 		REDIS_URL,
 		DATA_DIR: path.join(tmp.dir, "data"),
 		PLAYBACK_SECRET: "faults-test-secret-0123456789",
@@ -48,18 +58,18 @@ const run = ff.ok && requireOrSkip("pipeline fault tests", "nats", "redis");
 
 	beforeAll(async () => {
 		tmp = await makeTempDir("sg-faults-");
-		// long enough to be caught mid-job on 2 cores, short enough to finish twice
+		// long enough to be caught mid-job on 2 cores, short enough to finish twice on a loaded one
 		clip = await makeClip({
 			dir: tmp.dir,
 			name: "long",
 			width: 1280,
 			height: 720,
-			seconds: 20,
+			seconds: 12,
 		});
 		const port = await freePort();
 		base = `http://127.0.0.1:${port}`;
 		const gw = startNode({
-			services: ["api", "upload", "streaming", "metadata", "cache", "monitor"],
+			services: ["api", "upload", "streaming", "metadata", "cache", "auth", "monitor"],
 			nodeId: "gw",
 			namespace: ns,
 			port,
@@ -74,6 +84,27 @@ const run = ff.ok && requireOrSkip("pipeline fault tests", "nats", "redis");
 			w.waitForStart(60_000),
 		]);
 		await waitForHttp(`${base}/api/v1/health`, r => r.status === 200);
+		user = await signIn(base);
+		admin = await signIn(base, adminWallet);
+		// A node announces a service up to a second after it started it (Moleculer debounces its
+		// INFO packet): a `video.uploaded` emitted before the gateway knows the worker's service
+		// reaches no worker and the video stays queued. Wait until the gateway sees them all.
+		await waitForHttp(
+			`${base}/api/v1/cluster/nodes`,
+			r =>
+				r.status === 200 &&
+				[
+					["w-1", "worker"],
+					["t-a", "transcoder"],
+					["t-b", "transcoder"],
+				].every(([id, service]) =>
+					r.body.some(
+						(n: any) => n.id === id && n.available && n.services.includes(service),
+					),
+				),
+			30_000,
+			{ headers: admin.headers },
+		);
 	});
 	afterAll(async () => {
 		await stopAllNodes();
@@ -94,7 +125,7 @@ const run = ff.ok && requireOrSkip("pipeline fault tests", "nats", "redis");
 	}
 
 	it("finishes on the other transcoder when the busy one is killed (attempts = 2)", async () => {
-		const id = await tusUpload(base, clip);
+		const id = await tusUpload(base, clip, { headers: user.headers });
 		const busy = await firstProgressNode(id);
 		expect(Object.keys(t)).toContain(busy);
 		await t[busy]!.kill();
@@ -106,21 +137,23 @@ const run = ff.ok && requireOrSkip("pipeline fault tests", "nats", "redis");
 		// bring the killed transcoder back for the next test
 		t[busy] = transcoder(busy);
 		await t[busy]!.waitForStart(60_000);
-	});
+	}, 400_000);
 
 	it("finishes when the worker is killed and restarted mid-job", async () => {
-		const id = await tusUpload(base, clip);
+		const id = await tusUpload(base, clip, { headers: user.headers });
 		await firstProgressNode(id);
 		await w.kill();
 		w = worker();
 		await w.waitForStart(60_000);
 		const { final } = await followUntilDone(base, id, 240_000);
 		expect(final.to).toBe("ready");
-		const jobs = await getJson(`${base}/api/v1/jobs?state=completed`);
+		const jobs = await getJson(`${base}/api/v1/jobs?state=completed`, {
+			headers: admin.headers,
+		});
 		expect(jobs.jobs.map((j: any) => j.id)).toContain(`transcode:${id}`);
 		await eventually(
 			"the video is ready in metadata",
 			async () => (await getJson(`${base}/api/v1/videos/${id}`)).status === "ready",
 		);
-	});
+	}, 300_000);
 });

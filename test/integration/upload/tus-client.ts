@@ -33,6 +33,8 @@ export interface TusUploadOptions {
 	uploadUrl?: string;
 	/** Calls `abort()` on the client once this many bytes were sent; resolves then. */
 	abortAfterBytes?: number;
+	/** Sent with every request (`Authorization: Bearer …` of a creator). */
+	headers?: Record<string, string>;
 }
 
 /** What a tus-js-client run ended with. */
@@ -54,6 +56,7 @@ export function tusUpload(data: Buffer, opts: TusUploadOptions): Promise<TusRun>
 			uploadUrl: opts.uploadUrl ?? null,
 			chunkSize: opts.chunkSize ?? 256 * 1024,
 			metadata: opts.metadata ?? {},
+			headers: opts.headers ?? {},
 			retryDelays: [100, 500, 1000],
 			storeFingerprintForResuming: false,
 			onChunkComplete(_chunk, bytesAccepted) {

@@ -1,11 +1,14 @@
 /**
  * The upload path end to end in one process: the real gateway (moleculer-web), the upload,
- * metadata, cache and monitor services, tus-js-client and raw HTTP on a real port, real ffprobe.
+ * metadata, cache, auth and monitor services, tus-js-client and raw HTTP on a real port, real
+ * ffprobe. Every tus request carries the token of a wallet signed in over HTTP (a creator: by
+ * default CREATORS=anyone).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
+import { signIn, type SignedIn } from "../../helpers/auth";
 import { createTestBroker, type TestBroker } from "../../helpers/broker";
 import { eventually, freePort, request } from "../../helpers/cluster";
 import {
@@ -28,7 +31,7 @@ if (!ff.ok) {
 }
 const describeFf = ff.ok ? describe : describe.skip;
 
-const SERVICES = ["api", "upload", "metadata", "cache", "monitor"] as const;
+const SERVICES = ["api", "upload", "metadata", "cache", "auth", "monitor"] as const;
 const MAX_BYTES = 64 * 1024 * 1024;
 
 function sha1b64(data: Buffer): string {
@@ -39,6 +42,9 @@ describeFf("tus uploads through the gateway", () => {
 	let t: TestBroker;
 	let base: string;
 	let endpoint: string;
+	let creator: SignedIn;
+	/** tus headers with the creator's token. */
+	const tusHeaders = () => ({ ...TUS, ...creator.headers });
 	let media: { dir: string; remove: () => Promise<void> };
 	let clip: string;
 	const uploadedEvents: any[] = [];
@@ -50,7 +56,7 @@ describeFf("tus uploads through the gateway", () => {
 		const r = await request(endpoint, {
 			method: "POST",
 			headers: {
-				...TUS,
+				...tusHeaders(),
 				"Upload-Length": String(length),
 				"Upload-Metadata": encodeMetadata(meta),
 			},
@@ -60,7 +66,7 @@ describeFf("tus uploads through the gateway", () => {
 		return { id: idOf(url), url, res: r };
 	}
 	async function head(url: string) {
-		const r = await request(url, { method: "HEAD", headers: TUS });
+		const r = await request(url, { method: "HEAD", headers: tusHeaders() });
 		return { status: r.status, offset: Number(r.headers.get("upload-offset")) };
 	}
 	async function patch(
@@ -72,7 +78,7 @@ describeFf("tus uploads through the gateway", () => {
 		return request(url, {
 			method: "PATCH",
 			headers: {
-				...TUS,
+				...tusHeaders(),
 				"Upload-Offset": String(offset),
 				"Content-Type": "application/offset+octet-stream",
 				...headers,
@@ -106,6 +112,7 @@ describeFf("tus uploads through the gateway", () => {
 		});
 		base = `http://127.0.0.1:${port}`;
 		endpoint = `${base}/api/v1/uploads`;
+		creator = await signIn(base);
 		clip = await makeClip({
 			dir: media.dir,
 			name: "clip720",
@@ -127,6 +134,7 @@ describeFf("tus uploads through the gateway", () => {
 			endpoint,
 			metadata: { filename: "holiday.mp4", title: "Holiday at sea", tags: "sea, Summer" },
 			abortAfterBytes: Math.floor(data.length / 2),
+			headers: creator.headers,
 		});
 		expect(first.aborted).toBe(true);
 		const id = idOf(first.url);
@@ -153,7 +161,11 @@ describeFf("tus uploads through the gateway", () => {
 		expect(Date.parse(info.expiresAt)).toBeGreaterThan(Date.now());
 
 		// A new client that only knows the URL finishes it.
-		const second = await tusUpload(data, { endpoint, uploadUrl: first.url });
+		const second = await tusUpload(data, {
+			endpoint,
+			uploadUrl: first.url,
+			headers: creator.headers,
+		});
 		expect(second.aborted).toBe(false);
 		expect(await sha256File(originalPath(id))).toBe(await sha256File(clip));
 
@@ -165,7 +177,8 @@ describeFf("tus uploads through the gateway", () => {
 		expect(done).toMatchObject({ offset: data.length, complete: true, expiresAt: null });
 
 		const ev = await eventually("video.uploaded", () => uploadedEvents.find(e => e.id === id));
-		expect(ev).toMatchObject({ id, owner: "anonymous", key: `uploads/${id}` });
+		expect(ev).toMatchObject({ id, owner: creator.address, key: `uploads/${id}` });
+		expect(before.owner).toBe(creator.address);
 		expect(ev.source).toMatchObject({ video: { width: 1280, height: 720 } });
 		expect(ev.source.audio).not.toBeNull();
 	});
@@ -207,7 +220,11 @@ describeFf("tus uploads through the gateway", () => {
 		const { url } = await create(10);
 		const r = await request(url, {
 			method: "HEAD",
-			headers: { ...TUS, Origin: "https://app.example", "X-Request-ID": "req-tus-1" },
+			headers: {
+				...tusHeaders(),
+				Origin: "https://app.example",
+				"X-Request-ID": "req-tus-1",
+			},
 		});
 		expect(r.status).toBe(200);
 		expect(r.headers.get("access-control-allow-origin")).toBe("*");
@@ -270,7 +287,7 @@ describeFf("tus uploads through the gateway", () => {
 	it("refuses an Upload-Length over UPLOAD_MAX_BYTES (413), bad metadata (400) and a missing Tus-Resumable (412)", async () => {
 		const big = await request(endpoint, {
 			method: "POST",
-			headers: { ...TUS, "Upload-Length": String(MAX_BYTES + 1) },
+			headers: { ...tusHeaders(), "Upload-Length": String(MAX_BYTES + 1) },
 		});
 		expect(big.status).toBe(413);
 		expect(big.body).toMatchObject({ code: 413, type: "UPLOAD_TOO_LARGE" });
@@ -279,7 +296,7 @@ describeFf("tus uploads through the gateway", () => {
 		const longTitle = await request(endpoint, {
 			method: "POST",
 			headers: {
-				...TUS,
+				...tusHeaders(),
 				"Upload-Length": "10",
 				"Upload-Metadata": encodeMetadata({ title: "x".repeat(201) }),
 			},
@@ -294,7 +311,7 @@ describeFf("tus uploads through the gateway", () => {
 		const badTags = await request(endpoint, {
 			method: "POST",
 			headers: {
-				...TUS,
+				...tusHeaders(),
 				"Upload-Length": "10",
 				"Upload-Metadata": encodeMetadata({ tags: "ok, <script>" }),
 			},
@@ -305,7 +322,7 @@ describeFf("tus uploads through the gateway", () => {
 		const garbled = await request(endpoint, {
 			method: "POST",
 			headers: {
-				...TUS,
+				...tusHeaders(),
 				"Upload-Length": "10",
 				"Upload-Metadata": "title not base64!, title x",
 			},
@@ -315,7 +332,7 @@ describeFf("tus uploads through the gateway", () => {
 
 		const noVersion = await request(endpoint, {
 			method: "POST",
-			headers: { "Upload-Length": "10" },
+			headers: { ...creator.headers, "Upload-Length": "10" },
 		});
 		expect(noVersion.status).toBe(412);
 		expect(noVersion.body).toMatchObject({ code: 412, type: "TUS_RESUMABLE_REQUIRED" });
@@ -336,7 +353,7 @@ describeFf("tus uploads through the gateway", () => {
 		const r = await request(endpoint, {
 			method: "POST",
 			headers: {
-				...TUS,
+				...tusHeaders(),
 				"Upload-Length": String(data.length),
 				"Upload-Metadata": encodeMetadata({ filename: "small clip.mp4" }),
 				"Content-Type": "application/offset+octet-stream",
@@ -351,7 +368,7 @@ describeFf("tus uploads through the gateway", () => {
 		expect(await sha256File(originalPath(id))).toBe(await sha256File(small));
 
 		// A finished upload is an original: termination is refused, the data stays.
-		const del = await request(`${endpoint}/${id}`, { method: "DELETE", headers: TUS });
+		const del = await request(`${endpoint}/${id}`, { method: "DELETE", headers: tusHeaders() });
 		expect(del.status).toBe(400);
 		expect(del.body.type).toBe("UPLOAD_COMPLETE");
 		expect(existsSync(originalPath(id))).toBe(true);
@@ -364,7 +381,7 @@ describeFf("tus uploads through the gateway", () => {
 	it("terminates an unfinished upload (DELETE → 204, upload.abort) and marks its video failed", async () => {
 		const a = await create(100);
 		expect((await patch(a.url, 0, Buffer.alloc(40, 1))).status).toBe(204);
-		const del = await request(a.url, { method: "DELETE", headers: TUS });
+		const del = await request(a.url, { method: "DELETE", headers: tusHeaders() });
 		expect(del.status).toBe(204);
 		// The video is marked before the answer comes.
 		expect(await video(a.id)).toMatchObject({
@@ -409,6 +426,7 @@ describeFf("tus uploads through the gateway", () => {
 				const run = await tusUpload(data, {
 					endpoint,
 					metadata: { filename: path.basename(file) },
+					headers: creator.headers,
 				});
 				results[name] = await waitStatus(idOf(run.url), "failed");
 			}
@@ -434,6 +452,8 @@ describeFf("tus uploads through the gateway", () => {
 describeFf("tus uploads: expiry", () => {
 	let t: TestBroker;
 	let endpoint: string;
+	let creator: SignedIn;
+	const tusHeaders = () => ({ ...TUS, ...creator.headers });
 
 	beforeAll(async () => {
 		const port = await freePort();
@@ -442,6 +462,7 @@ describeFf("tus uploads: expiry", () => {
 			env: { PORT: String(port), UPLOAD_EXPIRY: "1500ms" },
 		});
 		endpoint = `http://127.0.0.1:${port}/api/v1/uploads`;
+		creator = await signIn(`http://127.0.0.1:${port}`);
 	});
 	afterAll(() => t?.stop());
 
@@ -449,7 +470,7 @@ describeFf("tus uploads: expiry", () => {
 		const post = (length: number) =>
 			request(endpoint, {
 				method: "POST",
-				headers: { ...TUS, "Upload-Length": String(length) },
+				headers: { ...tusHeaders(), "Upload-Length": String(length) },
 			});
 		const unfinished = await post(100);
 		const unfinishedUrl = new URL(unfinished.headers.get("location")!, endpoint).toString();
@@ -459,21 +480,24 @@ describeFf("tus uploads: expiry", () => {
 		await request(unfinishedUrl, {
 			method: "PATCH",
 			headers: {
-				...TUS,
+				...tusHeaders(),
 				"Upload-Offset": "0",
 				"Content-Type": "application/offset+octet-stream",
 			},
 			body: Buffer.alloc(10),
 		});
 		// A finished upload of the same age is an original and must survive the sweep.
-		const finished = await tusUpload(Buffer.from("not a video, but complete"), { endpoint });
+		const finished = await tusUpload(Buffer.from("not a video, but complete"), {
+			endpoint,
+			headers: creator.headers,
+		});
 		const finishedId = idOf(finished.url);
 		const unfinishedId = idOf(unfinishedUrl);
 
 		expect(await t.broker.call("upload.cleanup")).toMatchObject({ removed: 0 });
 		await new Promise(r => setTimeout(r, 1700));
 		// Past expiry, tus itself already refuses to go on.
-		const late = await request(unfinishedUrl, { method: "HEAD", headers: TUS });
+		const late = await request(unfinishedUrl, { method: "HEAD", headers: tusHeaders() });
 		expect(late.status).toBe(410);
 
 		const res: any = await t.broker.call("upload.cleanup");
@@ -481,7 +505,9 @@ describeFf("tus uploads: expiry", () => {
 		expect(res.scanned).toBeGreaterThanOrEqual(2);
 		const v: any = await t.broker.call("metadata.get", { id: unfinishedId });
 		expect(v).toMatchObject({ status: "failed", error: { code: "UPLOAD_EXPIRED" } });
-		expect((await request(unfinishedUrl, { method: "HEAD", headers: TUS })).status).toBe(404);
+		expect(
+			(await request(unfinishedUrl, { method: "HEAD", headers: tusHeaders() })).status,
+		).toBe(404);
 		expect(existsSync(path.join(t.dataDir, "storage", "uploads", finishedId))).toBe(true);
 		expect(await t.broker.call("upload.cleanup")).toMatchObject({ removed: 0 });
 	});
@@ -490,17 +516,23 @@ describeFf("tus uploads: expiry", () => {
 describe("tus uploads: a gateway without the upload service", () => {
 	let t: TestBroker;
 	let base: string;
+	let creator: SignedIn;
+	const tusHeaders = () => ({ ...TUS, ...creator.headers });
 	beforeAll(async () => {
 		const port = await freePort();
-		t = await createTestBroker({ services: ["api", "monitor"], env: { PORT: String(port) } });
+		t = await createTestBroker({
+			services: ["api", "monitor", "cache", "auth"],
+			env: { PORT: String(port) },
+		});
 		base = `http://127.0.0.1:${port}`;
+		creator = await signIn(base);
 	});
 	afterAll(() => t?.stop());
 
 	it("answers 503 and says that upload must run beside api", async () => {
 		const r = await request(`${base}/api/v1/uploads`, {
 			method: "POST",
-			headers: { ...TUS, "Upload-Length": "10" },
+			headers: { ...tusHeaders(), "Upload-Length": "10" },
 		});
 		expect(r.status).toBe(503);
 		expect(r.body).toMatchObject({ code: 503, type: "UPLOAD_NOT_ON_GATEWAY" });

@@ -3,7 +3,8 @@
  * with Redis, and a third process with metadata, cache and monitor. PATCHes of the same upload
  * through both gateways at once must not both be applied: the Redis lock serialises them, the
  * later one is refused with 409 (tus: the offset moved under it), and the bytes end up exactly
- * the file's.
+ * the file's. The third process hosts auth too (shared JWT_PRIVATE_KEY); a wallet signs in
+ * through gw1 and its token works on both gateways.
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -20,10 +21,14 @@ import {
 	withNodeLogs,
 	type NodeProcess,
 } from "../../helpers/cluster";
+import { signIn, testJwtKey } from "../../helpers/auth";
 import { describeIf, randomNamespace, REDIS_URL, requireOrSkip } from "../../helpers/env";
 import { sha256File, TUS } from "./tus-client";
 
 const run = requireOrSkip("two-gateway upload tests", "nats", "redis");
+
+/** The creator's `Authorization` header (signed in once in beforeAll). */
+let auth: Record<string, string> = {};
 
 interface RawAnswer {
 	status: number;
@@ -54,6 +59,7 @@ function rawPatch(
 			path: `/api/v1/uploads/${id}`,
 			headers: {
 				...TUS,
+				...auth,
 				"Upload-Offset": String(offset),
 				"Content-Type": "application/offset+octet-stream",
 				"Content-Length": String(total),
@@ -105,10 +111,15 @@ describeIf(run)("uploads through two gateways sharing one store", () => {
 		const env = { DATA_DIR: dataDir, REDIS_URL, RATE_LIMIT: "100000", LOGLEVEL: "info" };
 		nodes = [
 			startNode({
-				services: ["metadata", "cache", "monitor"],
+				services: ["metadata", "cache", "monitor", "auth"],
 				nodeId: "meta",
 				namespace,
-				env,
+				// Cluster mode: auth needs a key; SIWE messages name the gateway wallets talk to.
+				env: {
+					...env,
+					JWT_PRIVATE_KEY: testJwtKey(),
+					SIWE_DOMAIN: `localhost:${ports[0]}`,
+				},
 			}),
 			startNode({
 				services: ["api", "upload"],
@@ -127,13 +138,23 @@ describeIf(run)("uploads through two gateways sharing one store", () => {
 		];
 		await Promise.all(nodes.map(n => n.waitForStart()));
 		for (const gw of nodes.slice(1)) await gw.waitForLog(/locks in redis/);
-		// Both gateways see the metadata node: a creation works through each.
+		// gw1 sees the auth node: sign in (CREATORS=anyone, so a creator).
+		await waitForHttp(
+			`http://127.0.0.1:${ports[0]}/api/v1/auth/nonce`,
+			r => r.status === 200,
+			60_000,
+			{
+				method: "POST",
+			},
+		);
+		auth = (await signIn(`http://127.0.0.1:${ports[0]}`)).headers;
+		// Both gateways see the metadata and auth node: a creation works through each.
 		for (const port of ports)
 			await waitForHttp(
 				`http://127.0.0.1:${port}/api/v1/uploads`,
 				r => r.status === 201,
 				60_000,
-				{ method: "POST", headers: { ...TUS, "Upload-Length": "1" } },
+				{ method: "POST", headers: { ...TUS, ...auth, "Upload-Length": "1" } },
 			);
 	}, 180_000);
 
@@ -145,7 +166,7 @@ describeIf(run)("uploads through two gateways sharing one store", () => {
 	async function createUpload(port: number): Promise<string> {
 		const r = await request(`http://127.0.0.1:${port}/api/v1/uploads`, {
 			method: "POST",
-			headers: { ...TUS, "Upload-Length": String(payload.length) },
+			headers: { ...TUS, ...auth, "Upload-Length": String(payload.length) },
 		});
 		expect(r.status).toBe(201);
 		return r.headers.get("location")!.split("/").pop()!;
@@ -153,7 +174,7 @@ describeIf(run)("uploads through two gateways sharing one store", () => {
 	async function offsetOf(port: number, id: string): Promise<number> {
 		const r = await request(`http://127.0.0.1:${port}/api/v1/uploads/${id}`, {
 			method: "HEAD",
-			headers: TUS,
+			headers: { ...TUS, ...auth },
 		});
 		expect(r.status).toBe(200);
 		return Number(r.headers.get("upload-offset"));

@@ -1,19 +1,26 @@
 /**
  * The gateway in one process, over real HTTP, with metadata and monitor behind it: bad input is
- * answered 4xx with a clear `{ name, message, code, type }` body and changes nothing; request ids;
- * CORS; the OpenAPI document against the route table and the live actions; the rate limit.
+ * answered 4xx with a clear `{ name, message, code, type }` body and changes nothing (the owner's
+ * token is sent, so the answer comes from validation, not from auth); request ids; CORS; the
+ * OpenAPI document against the route table and the live actions; the rate limit; who may do what
+ * (anonymous, viewer, owner, admin, API keys) at the gateway.
  */
+import { Wallet } from "ethers";
 import type { ServiceBroker } from "moleculer";
 import { API_PREFIX, API_ROUTES } from "../../../lib/api/routes";
+import { signIn, SignedIn } from "../../helpers/auth";
 import { createTestBroker, TestBroker } from "../../helpers/broker";
 import { freePort, request } from "../../helpers/cluster";
 
-const OWNER = "0xa11ce00000000000000000000000000000000001";
-
-async function seed(broker: ServiceBroker, id: string, extra: Record<string, unknown> = {}) {
+async function seed(
+	broker: ServiceBroker,
+	id: string,
+	owner: string,
+	extra: Record<string, unknown> = {},
+) {
 	await broker.call("metadata.create", {
 		id,
-		owner: OWNER,
+		owner,
 		title: `Video ${id}`,
 		tags: ["demo"],
 		...extra,
@@ -42,17 +49,20 @@ describe("api gateway (in-process, real HTTP)", () => {
 	let t: TestBroker;
 	let base: string;
 	let video: any;
+	/** The owner of both videos: bad-input writes carry its token, so validation answers. */
+	let owner: SignedIn;
 
 	beforeAll(async () => {
 		const port = await freePort();
 		t = await createTestBroker({
-			services: ["api", "metadata", "monitor"],
+			services: ["api", "metadata", "monitor", "cache", "auth"],
 			env: { PORT: String(port), REQUEST_TIMEOUT: "3000" },
 			settings: { monitor: { checkIntervalMs: 3_600_000 } },
 		});
 		base = `http://127.0.0.1:${port}`;
-		video = await seed(t.broker, "api-1");
-		await seed(t.broker, "api-2");
+		owner = await signIn(base);
+		video = await seed(t.broker, "api-1", owner.address);
+		await seed(t.broker, "api-2", owner.address);
 	});
 	afterAll(async () => {
 		await t?.stop();
@@ -86,6 +96,7 @@ describe("api gateway (in-process, real HTTP)", () => {
 				for (const method of ["GET", "PATCH", "DELETE"]) {
 					const r = await request(`${base}${API_PREFIX}/videos/${raw}`, {
 						method,
+						headers: owner.headers,
 						...(method === "PATCH" ? { json: { title: "x" } } : {}),
 					});
 					expectErrorBody(r, 422, "VALIDATION_ERROR");
@@ -151,6 +162,7 @@ describe("api gateway (in-process, real HTTP)", () => {
 			async (_what, body, field) => {
 				const r = await request(`${base}${API_PREFIX}/videos/api-1`, {
 					method: "PATCH",
+					headers: owner.headers,
 					json: body,
 				});
 				expectErrorBody(r, 422);
@@ -169,7 +181,7 @@ describe("api gateway (in-process, real HTTP)", () => {
 			async (_what, raw) => {
 				const r = await request(`${base}${API_PREFIX}/videos/api-1`, {
 					method: "PATCH",
-					headers: { "content-type": "application/json" },
+					headers: { ...owner.headers, "content-type": "application/json" },
 					body: raw,
 				});
 				expectErrorBody(r, 400, "INVALID_REQUEST_BODY");
@@ -181,7 +193,10 @@ describe("api gateway (in-process, real HTTP)", () => {
 		it("answers 404 with the error body for an unknown video and an unknown route", async () => {
 			expectErrorBody(await request(`${base}${API_PREFIX}/videos/nope`), 404, "NOT_FOUND");
 			expectErrorBody(
-				await request(`${base}${API_PREFIX}/videos/nope`, { method: "DELETE" }),
+				await request(`${base}${API_PREFIX}/videos/nope`, {
+					method: "DELETE",
+					headers: owner.headers,
+				}),
 				404,
 				"NOT_FOUND",
 			);
@@ -193,6 +208,7 @@ describe("api gateway (in-process, real HTTP)", () => {
 		it("applies a good PATCH (control) and answers with the new record", async () => {
 			const r = await request(`${base}${API_PREFIX}/videos/api-2`, {
 				method: "PATCH",
+				headers: owner.headers,
 				json: { title: "Renamed", tags: ["A", "b"] },
 			});
 			expect(r.status).toBe(200);
@@ -340,6 +356,184 @@ describe("api gateway (in-process, real HTTP)", () => {
 			}
 			expect(checked).toBeGreaterThanOrEqual(3);
 		});
+	});
+});
+
+describe("api gateway auth (roles from the route table, ownership from metadata)", () => {
+	let t: TestBroker;
+	let base: string;
+	const creatorWallet = Wallet.createRandom() as unknown as Wallet;
+	const adminWallet = Wallet.createRandom() as unknown as Wallet;
+	/** Signed in, but not in CREATORS: a viewer only. */
+	let owner: SignedIn;
+	let other: SignedIn;
+	let creator: SignedIn;
+	let admin: SignedIn;
+	let video: any;
+
+	const tusCreate = (headers: Record<string, string> = {}) =>
+		request(`${base}${API_PREFIX}/uploads`, {
+			method: "POST",
+			headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "1024", ...headers },
+		});
+
+	beforeAll(async () => {
+		const port = await freePort();
+		t = await createTestBroker({
+			services: ["api", "metadata", "monitor", "cache", "auth", "upload", "worker"],
+			env: {
+				PORT: String(port),
+				REQUEST_TIMEOUT: "3000",
+				CREATORS: creatorWallet.address,
+				ADMIN_ADDRESSES: adminWallet.address,
+			},
+			settings: { monitor: { checkIntervalMs: 3_600_000 } },
+		});
+		base = `http://127.0.0.1:${port}`;
+		owner = await signIn(base);
+		other = await signIn(base);
+		creator = await signIn(base, creatorWallet);
+		admin = await signIn(base, adminWallet);
+		video = await seed(t.broker, "auth-1", owner.address);
+	});
+	afterAll(async () => {
+		await t?.stop();
+	});
+
+	const unchanged = async () =>
+		expect(await t.broker.call("metadata.get", { id: "auth-1" })).toEqual(video);
+
+	it("gives each wallet its roles (CREATORS names another address: the owner is a viewer)", async () => {
+		const me = async (s: SignedIn) =>
+			(await request(`${base}${API_PREFIX}/auth/me`, { headers: s.headers })).body.roles;
+		expect(await me(owner)).toEqual(["viewer"]);
+		expect(await me(creator)).toEqual(["viewer", "creator"]);
+		expect(await me(admin)).toEqual(["viewer", "creator", "admin"]);
+		expectErrorBody(await request(`${base}${API_PREFIX}/auth/me`), 401, "SIGN_IN_REQUIRED");
+	});
+
+	it("refuses an anonymous PATCH or DELETE with 401 SIGN_IN_REQUIRED (before validation)", async () => {
+		for (const [method, json] of [
+			["PATCH", { title: "Mine now" }],
+			["PATCH", { title: "" }], // bad input too: auth answers first
+			["DELETE", undefined],
+		] as const) {
+			const r = await request(`${base}${API_PREFIX}/videos/auth-1`, { method, json });
+			expectErrorBody(r, 401, "SIGN_IN_REQUIRED");
+		}
+		await unchanged();
+	});
+
+	it("refuses bad credentials with 401, even on a route open to anonymous callers", async () => {
+		const r = await request(`${base}${API_PREFIX}/videos/auth-1`, {
+			headers: { Authorization: "Bearer not-a-token" },
+		});
+		expect(r.status).toBe(401);
+		expect(r.body).toMatchObject({ code: 401 });
+	});
+
+	it("refuses another user's PATCH or DELETE with 403 NOT_OWNER", async () => {
+		const patch = await request(`${base}${API_PREFIX}/videos/auth-1`, {
+			method: "PATCH",
+			headers: other.headers,
+			json: { title: "Mine now" },
+		});
+		expectErrorBody(patch, 403, "NOT_OWNER");
+		const del = await request(`${base}${API_PREFIX}/videos/auth-1`, {
+			method: "DELETE",
+			headers: other.headers,
+		});
+		expectErrorBody(del, 403, "NOT_OWNER");
+		await unchanged();
+	});
+
+	it("lets the owner PATCH their video (a viewer role is enough)", async () => {
+		const r = await request(`${base}${API_PREFIX}/videos/auth-1`, {
+			method: "PATCH",
+			headers: owner.headers,
+			json: { description: "by the owner" },
+		});
+		expect(r.status).toBe(200);
+		expect(r.body).toMatchObject({ id: "auth-1", description: "by the owner" });
+		video = await t.broker.call("metadata.get", { id: "auth-1" });
+	});
+
+	it("lets an admin (ADMIN_ADDRESSES) PATCH anyone's video", async () => {
+		const r = await request(`${base}${API_PREFIX}/videos/auth-1`, {
+			method: "PATCH",
+			headers: admin.headers,
+			json: { title: "Moderated" },
+		});
+		expect(r.status).toBe(200);
+		expect(r.body).toMatchObject({ id: "auth-1", title: "Moderated", owner: owner.address });
+		video = await t.broker.call("metadata.get", { id: "auth-1" });
+	});
+
+	it("needs the creator role to start an upload: anonymous 401, viewer 403 ROLE_REQUIRED, creator 201", async () => {
+		expectErrorBody(await tusCreate(), 401, "SIGN_IN_REQUIRED");
+		const viewer = await tusCreate(owner.headers);
+		expectErrorBody(viewer, 403, "ROLE_REQUIRED");
+		expect(viewer.body.data).toMatchObject({ need: "creator" });
+		const ok = await tusCreate(creator.headers);
+		expect(ok.status).toBe(201);
+		const id = ok.headers.get("location")!.split("/").pop()!;
+		expect(await t.broker.call("metadata.get", { id })).toMatchObject({
+			owner: creator.address,
+			status: "uploading",
+		});
+	});
+
+	it("needs the admin role for /jobs: anonymous 401, viewer and creator 403, admin 200", async () => {
+		expectErrorBody(await request(`${base}${API_PREFIX}/jobs`), 401, "SIGN_IN_REQUIRED");
+		for (const s of [owner, creator])
+			expectErrorBody(
+				await request(`${base}${API_PREFIX}/jobs`, { headers: s.headers }),
+				403,
+				"ROLE_REQUIRED",
+			);
+		const r = await request(`${base}${API_PREFIX}/jobs`, { headers: admin.headers });
+		expect(r.status).toBe(200);
+		expect(r.body).toMatchObject({ counts: expect.any(Object), jobs: expect.any(Array) });
+	});
+
+	it("lets a creator API key upload until an admin revokes it (then 401)", async () => {
+		const created: any = await t.broker.call(
+			"auth.createApiKey",
+			{ role: "creator", label: "ci uploads" },
+			{ meta: { operator: "test" } },
+		);
+		const ways: Record<string, string>[] = [
+			{ Authorization: `Bearer ${created.key}` },
+			{ "X-API-Key": created.key },
+		];
+		for (const headers of ways) {
+			const r = await tusCreate(headers);
+			expect(r.status).toBe(201);
+			expect(r.headers.get("location")).toMatch(/\/api\/v1\/uploads\/[A-Za-z0-9_-]+$/);
+		}
+		// A creator key is not an admin: it cannot manage keys.
+		expectErrorBody(
+			await request(`${base}${API_PREFIX}/apikeys`, {
+				headers: { Authorization: `Bearer ${created.key}` },
+			}),
+			403,
+			"ROLE_REQUIRED",
+		);
+		const listed = await request(`${base}${API_PREFIX}/apikeys`, { headers: admin.headers });
+		expect(listed.status).toBe(200);
+		expect(listed.body.rows.map((k: any) => k.id)).toContain(created.id);
+		expect(JSON.stringify(listed.body)).not.toContain(created.key);
+
+		const del = await request(`${base}${API_PREFIX}/apikeys/${created.id}`, {
+			method: "DELETE",
+			headers: admin.headers,
+		});
+		expect(del.status).toBe(200);
+		expect(del.body).toMatchObject({ id: created.id, revoked: true });
+		// The gateway had the key cached as valid: the revocation clears it at once.
+		const after = await tusCreate({ Authorization: `Bearer ${created.key}` });
+		expect(after.status).toBe(401);
+		expect(after.body).toMatchObject({ code: 401 });
 	});
 });
 
