@@ -18,6 +18,7 @@ import { redisOptionsFromUrl } from "../broker/resilient-redis-cacher";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
 import type { Video } from "../lib/videos/video";
+import type { SourceInfo } from "../lib/ffmpeg";
 
 const config = loadConfig();
 
@@ -33,11 +34,15 @@ export interface WorkerSettings extends ServiceSettingSchema {
 	cleanupEveryMs: number;
 	/** BullMQ lock: a worker silent this long is presumed dead and its job runs again. */
 	lockMs: number;
+	/** How often videos left queued or processing without a job are queued again. */
+	sweepEveryMs: number;
 }
 
 interface TranscodeJob {
 	videoId: string;
 	key: string;
+	/** The upload's probe: the router's job cost, and the transcoder skips its own probe. */
+	source?: SourceInfo;
 }
 
 const WorkerService: ServiceSchema<WorkerSettings> = {
@@ -52,6 +57,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		transcodeTimeoutMs: 2 * 3600_000,
 		cleanupEveryMs: 15 * 60_000,
 		lockMs: Number(process.env.JOB_LOCK_MS ?? 30_000),
+		sweepEveryMs: 30_000,
 	},
 	dependencies: ["metadata"],
 
@@ -100,29 +106,30 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 
 	events: {
 		/** A finished, probed upload: queue its transcode. */
-		async "video.uploaded"(ctx: Context<{ id: string; key: string }>) {
-			await this.enqueue(ctx.params.id, ctx.params.key);
+		async "video.uploaded"(ctx: Context<{ id: string; key: string; source?: SourceInfo }>) {
+			await this.enqueue(ctx.params.id, ctx.params.key, ctx.params.source);
 		},
 	},
 
 	methods: {
-		async enqueue(videoId: string, key: string) {
+		async enqueue(videoId: string, key: string, source?: SourceInfo) {
 			const added = await this.queue.add(
 				"transcode",
 				videoId,
-				{ videoId, key } satisfies TranscodeJob,
+				{ videoId, key, ...(source ? { source } : {}) } satisfies TranscodeJob,
 				{
 					attempts: this.settings.attempts,
 					backoffMs: this.settings.backoffMs,
 				},
 			);
-			this.logger.info(`transcode:${videoId} ${added ? "queued" : "already pending"}`);
+			if (added) this.logger.info(`transcode:${videoId} queued`);
+			else this.logger.debug(`transcode:${videoId} already pending`);
 			return added;
 		},
 
 		/** One attempt of a transcode job. */
 		async processTranscode(job: JobRun<TranscodeJob>) {
-			const { videoId, key } = job.data;
+			const { videoId, key, source } = job.data;
 			let video: Video;
 			try {
 				video = await this.broker.call("metadata.get", { id: videoId });
@@ -139,7 +146,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			try {
 				const res: any = await this.broker.call(
 					"transcoder.transcode",
-					{ id: videoId, key },
+					{ id: videoId, key, ...(source ? { source } : {}) },
 					{ timeout: this.settings.transcodeTimeoutMs, requestID: job.id },
 				);
 				await this.setStatus(videoId, "ready", undefined, {
@@ -217,14 +224,16 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			const videos: Video[] = await this.broker.call("metadata.byStatus", {
 				status: ["queued", "processing"],
 			});
+			let requeued = 0;
 			for (const v of videos) {
 				// A job another worker is running stays as it is; only orphans go back to queued.
 				const added = await this.enqueue(v.id, `uploads/${v.id}`);
+				if (added) requeued++;
 				if (added && v.status === "processing")
 					await this.setStatus(v.id, "queued").catch(() => {});
 			}
-			if (videos.length)
-				this.logger.info(`Re-queued ${videos.length} unfinished video(s) from metadata.`);
+			if (requeued)
+				this.logger.info(`Re-queued ${requeued} unfinished video(s) from metadata.`);
 		},
 
 		/** Scheduled clean-up: expired uploads (upload service) and orphaned output folders. */
@@ -263,9 +272,22 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		await this.requeueUnfinished();
 		this.cleanupTimer = setInterval(() => void this.cleanup(), this.settings.cleanupEveryMs);
 		this.cleanupTimer.unref();
+		// Events are at-most-once: a `video.uploaded` sent while this node was not yet announced
+		// (Moleculer debounces service announcements ~1 s) reaches no worker. A sweep of videos
+		// left queued picks those up; pending jobs are never doubled (job ids are per video).
+		const sweep = () =>
+			this.requeueUnfinished().catch((err: Error) =>
+				this.logger.warn(`Sweep of unfinished videos failed: ${err.message}`),
+			);
+		this.sweepTimer = setInterval(sweep, this.settings.sweepEveryMs);
+		this.sweepTimer.unref();
+		this.firstSweep = setTimeout(sweep, 3000);
+		this.firstSweep.unref();
 	},
 	async stopped() {
 		clearInterval(this.cleanupTimer);
+		clearInterval(this.sweepTimer);
+		clearTimeout(this.firstSweep);
 		await this.queue.close();
 	},
 };
