@@ -6,6 +6,7 @@ import { Config, loadConfig } from "./lib/config";
 import { ResilientRedisCacher, redisOptionsFromUrl } from "./broker/resilient-redis-cacher";
 import { RequestLogMiddleware } from "./broker/request-log.middleware";
 import { RemoteTimeoutMiddleware } from "./broker/remote-timeout.middleware";
+import { TranscoderRoutingMiddleware, TranscoderStrategy } from "./broker/transcoder-strategy";
 
 /** Builds the BrokerOptions for one node. */
 export function createBrokerOptions(config: Config = loadConfig()): BrokerOptions {
@@ -33,9 +34,20 @@ export function createBrokerOptions(config: Config = loadConfig()): BrokerOption
 		tracking: { enabled: true, shutdownTimeout: 30_000 },
 		heartbeatInterval: 2,
 		heartbeatTimeout: 6,
-		registry: { preferLocal: true },
+		// Every node routes `transcoder.*` by capability and load (lib/routing). preferLocal is off
+		// because Moleculer skips the strategy when the caller hosts the action: a node with worker
+		// and transcoder would keep every job. The strategy itself prefers a local endpoint for
+		// every other action, as preferLocal did.
+		registry: {
+			strategy: TranscoderStrategy,
+			strategyOptions: { heavyJobCost: config.heavyJobCost },
+			preferLocal: false,
+		},
 		metrics: {
 			enabled: true,
+			// No time-window quantiles: Prometheus derives them from the histogram buckets, and
+			// keeping them costs every request about a third of the gateway's throughput.
+			defaultQuantiles: [],
 			reporter: config.metricsPort
 				? [
 						{
@@ -53,7 +65,7 @@ export function createBrokerOptions(config: Config = loadConfig()): BrokerOption
 					]
 				: [],
 		},
-		middlewares: [RequestLogMiddleware, RemoteTimeoutMiddleware],
+		middlewares: [RequestLogMiddleware, RemoteTimeoutMiddleware, TranscoderRoutingMiddleware],
 		validator: true,
 	};
 }

@@ -1,10 +1,96 @@
 /**
  * `npm run repl`: a node that joins the cluster (same TRANSPORTER and NAMESPACE) hosting no
- * services, and opens the Moleculer REPL (`nodes`, `services`, `call metadata.search`).
+ * services, and opens the Moleculer REPL (`nodes`, `services`, `call metadata.search`), plus two
+ * StreamGate commands:
+ *   transcoders   every transcoder node: CPUs, GPUs, verified encoders, labels, score, load/max
+ *   jobs          job counts by state and the latest failures with their reasons
  */
-import { ServiceBroker } from "moleculer";
+import type { ServiceBroker } from "moleculer";
+import { ServiceBroker as Broker } from "moleculer";
 import { loadConfig } from "../lib/config";
+import {
+	buildJobsSummary,
+	buildTranscoderRows,
+	TRANSCODER_COLUMNS,
+	type JobsAnswer,
+	type TranscoderView,
+} from "../lib/routing";
 import { createBrokerOptions } from "../moleculer.config";
+import { transcoderLoadOf } from "../broker/transcoder-strategy";
+
+interface ReplHelpers {
+	table: (rows: string[][], opts?: unknown) => string;
+	kleur: { bold: (s: string) => string; yellow: (s: string) => string };
+}
+
+/** Every node that published transcoder capabilities, with its live load. */
+async function collectTranscoders(broker: ServiceBroker): Promise<TranscoderView[]> {
+	const nodes = broker.registry
+		.getNodeList({ onlyAvailable: false, withServices: false })
+		.filter((n: any) => n.metadata?.transcoder);
+	return Promise.all(
+		nodes.map(async (n: any): Promise<TranscoderView> => {
+			const view: TranscoderView = {
+				nodeID: n.id,
+				available: n.available,
+				caps: n.metadata.transcoder,
+				load: transcoderLoadOf(broker, n.id),
+			};
+			if (!n.available) return view;
+			// Ask the node itself: its load right now, not the last heartbeat's.
+			try {
+				const res: any = await broker.call(
+					"transcoder.capabilities",
+					{},
+					{ nodeID: n.id, timeout: 3000 },
+				);
+				return { ...view, caps: res, load: res.load };
+			} catch {
+				return view;
+			}
+		}),
+	);
+}
+
+const customCommands = [
+	{
+		command: "transcoders",
+		description: "Transcoder nodes: CPUs, GPUs, verified encoders, labels, score, load/max",
+		async action(broker: ServiceBroker, _args: unknown, helpers: ReplHelpers) {
+			const views = await collectTranscoders(broker);
+			if (views.length === 0) {
+				console.log("No transcoder node in this cluster (yet).");
+				return;
+			}
+			const header = TRANSCODER_COLUMNS.map(c => helpers.kleur.bold(c));
+			console.log(helpers.table([header, ...buildTranscoderRows(views)]));
+		},
+	},
+	{
+		command: "jobs",
+		description: "Transcode jobs: counts by state and the latest failures with reasons",
+		async action(broker: ServiceBroker, _args: unknown, helpers: ReplHelpers) {
+			let res: JobsAnswer;
+			try {
+				res = await broker.call("worker.jobs", { limit: 200 }, { timeout: 5000 });
+			} catch (err) {
+				console.log(`worker.jobs failed: ${(err as Error).message}`);
+				return;
+			}
+			const { counts, failures } = buildJobsSummary(res, { failures: 10 });
+			const bold = helpers.kleur.bold;
+			console.log(helpers.table([[bold("State"), bold("Jobs")], ...counts]));
+			if (failures.length === 0) console.log("No failed jobs.");
+			else
+				console.log(
+					helpers.table([
+						[bold("Failed job"), bold("Attempts"), bold("Finished"), bold("Reason")],
+						...failures,
+					]),
+				);
+		},
+	},
+];
 
 async function main(): Promise<void> {
 	// Quiet by default (the REPL owns the terminal) and no metrics port to collide with a node's.
@@ -13,10 +99,10 @@ async function main(): Promise<void> {
 		METRICS_PORT: process.env.METRICS_PORT ?? "off",
 		LOGLEVEL: process.env.LOGLEVEL ?? "warn",
 	});
-	const broker = new ServiceBroker({
+	const broker = new Broker({
 		...createBrokerOptions(config),
 		nodeID: config.nodeId ?? `repl-${process.pid}`,
-		replOptions: { customCommands: [], delimiter: "streamgate $ " },
+		replOptions: { customCommands, delimiter: "streamgate $ " },
 	} as any);
 	await broker.start();
 	if (!config.transporter) {

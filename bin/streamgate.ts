@@ -7,6 +7,8 @@ import { loadConfig } from "../lib/config";
 import { ConfigError } from "../lib/errors";
 import { createBrokerOptions } from "../moleculer.config";
 import { loadServices } from "../broker/load-services";
+import { probeCapabilities, type TranscoderCapabilities } from "../lib/capabilities";
+import { buildWebApp } from "../mixins/web-app.mixin";
 
 async function main(): Promise<void> {
 	let config;
@@ -20,9 +22,36 @@ async function main(): Promise<void> {
 		throw err;
 	}
 	const pkg = require("../package.json");
+	// Web app: a fresh clone has no web/dist yet, so a gateway node builds it once (not under jest,
+	// whose nodes need no app; the e2e test builds it itself).
+	if (config.services.includes("api") && process.env.NODE_ENV !== "test")
+		buildWebApp({ log: msg => console.log(msg) });
+	// Node metadata is fixed once the broker exists, so a transcoder probes its hardware first.
+	let transcoder: TranscoderCapabilities | undefined;
+	if (config.services.includes("transcoder")) {
+		const threads = Number(process.env.TRANSCODER_THREADS ?? 0);
+		transcoder = await probeCapabilities({
+			maxJobs: config.transcoderMaxJobs,
+			labels: config.transcoderLabels,
+			ffmpegPath: config.ffmpegPath,
+			preset: process.env.TRANSCODER_PRESET ?? "veryfast",
+			threads: threads > 0 ? threads : undefined,
+			// No broker logger yet: the console, at the configured level.
+			logger: {
+				info: (...a) =>
+					["info", "debug", "trace"].includes(config.logLevel) &&
+					console.log("[probe]", ...a),
+				warn: (...a) => config.logLevel !== "error" && console.warn("[probe]", ...a),
+			},
+		});
+	}
 	const broker = new ServiceBroker({
 		...createBrokerOptions(config),
-		metadata: { startedAt: Date.now(), version: pkg.version },
+		metadata: {
+			startedAt: Date.now(),
+			version: pkg.version,
+			...(transcoder ? { transcoder } : {}),
+		},
 	});
 	broker.logger.info(
 		`StreamGate ${pkg.version}: ${config.transporter ? `cluster node over ${config.transporter} (namespace '${config.namespace}')` : "embedded mode (no transporter)"}; services: ${config.services.join(", ")}`,

@@ -12,6 +12,7 @@ import { METRICS } from "../lib/monitor/metrics";
 import { createDbMixin } from "../mixins/db.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import type { AuditRecord } from "../mixins/audit.mixin";
+import { transcoderLoadOf } from "../broker/transcoder-strategy";
 
 const config = loadConfig();
 
@@ -77,7 +78,7 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			},
 		},
 
-		/** Nodes, their services, versions, uptime and CPU. */
+		/** Nodes, their services, versions, uptime and CPU; transcoders' capabilities and load. */
 		nodes: {
 			async handler() {
 				const now = Date.now();
@@ -101,6 +102,8 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 							.map((s: any) => s.name)
 							.filter((s: string) => !s.startsWith("$")),
 						transcoder: n.metadata?.transcoder ?? null,
+						// Live, from `transcoder.load` events (what this node's router sees).
+						load: n.metadata?.transcoder ? transcoderLoadOf(this.broker, n.id) : null,
 					}));
 			},
 		},

@@ -30,8 +30,15 @@ export interface TranscodeArgsOptions {
 	source: SourceInfo;
 	/** Video rungs in the order of their representation ids, and at most one audio rung. */
 	rungs: readonly Rung[];
-	/** Default "libx264"; "h264_nvenc" and friends plug in here later. */
+	/** Default "libx264"; "h264_nvenc" takes the NVENC options (see `nvencPreset`). */
 	encoder?: string;
+	/**
+	 * "cuda": decode on the GPU (NVDEC) when the source allows it (`canDecodeOnGpu`); frames come
+	 * back to system memory unless `gpuScale` keeps them on the GPU.
+	 */
+	hwaccel?: "cuda" | null;
+	/** With `hwaccel: "cuda"`: scale the rungs with `scale_cuda` and feed NVENC GPU frames. */
+	gpuScale?: boolean;
 	/** Encoder preset (default "veryfast"). */
 	preset?: string;
 	/** Threads for the decoder, the filter graph and each encoder; ffmpeg decides when unset. */
@@ -57,6 +64,43 @@ export function outputFps(source: SourceInfo, maxFps = 60): number {
 	return fps > maxFps ? maxFps : fps;
 }
 
+/** Codecs NVDEC decodes (8-bit 4:2:0 on every NVDEC generation since Maxwell 2). */
+const NVDEC_CODECS = ["h264", "hevc", "vp8", "vp9", "av1", "mpeg1video", "mpeg2video", "vc1"];
+
+/**
+ * Whether the GPU path may decode this source: an NVDEC codec in 8-bit 4:2:0, progressive (no
+ * CUDA deinterlacer here) and unrotated (ffmpeg's autorotate inserts CPU transpose filters, which
+ * cannot take GPU frames). Anything else decodes on the CPU and still encodes with NVENC.
+ */
+export function canDecodeOnGpu(source: SourceInfo): boolean {
+	const v = source.video;
+	if (!v) return false;
+	return (
+		NVDEC_CODECS.includes(v.codec) &&
+		["yuv420p", "yuvj420p", "nv12"].includes(v.pixFmt) &&
+		!v.interlaced &&
+		!v.rotation
+	);
+}
+
+/** NVENC's preset for an x264 preset name: p1 (fastest) … p7 (best); p-names pass through. */
+export function nvencPreset(preset: string | undefined): string {
+	if (preset && /^p[1-7]$/.test(preset)) return preset;
+	const map: Record<string, string> = {
+		ultrafast: "p1",
+		superfast: "p1",
+		veryfast: "p2",
+		faster: "p3",
+		fast: "p4",
+		medium: "p5",
+		slow: "p6",
+		slower: "p7",
+		veryslow: "p7",
+		placebo: "p7",
+	};
+	return map[preset ?? "veryfast"] ?? "p4";
+}
+
 /** Builds the ffmpeg arguments (without the binary) for one-pass ladder + pictures. */
 export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	const video = opts.source.video;
@@ -75,6 +119,10 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	}
 
 	const encoder = opts.encoder ?? "libx264";
+	const nvenc = encoder.endsWith("_nvenc");
+	// GPU decode where the source allows; frames stay on the GPU only when scale_cuda is there.
+	const gpuDecode = opts.hwaccel === "cuda" && canDecodeOnGpu(opts.source);
+	const gpuFrames = gpuDecode && opts.gpuScale === true && nvenc;
 	const segmentSeconds = opts.segmentSeconds ?? 4;
 	const gopSeconds = opts.gopSeconds ?? 2;
 	const fps = outputFps(opts.source, opts.maxFps ?? 60);
@@ -94,16 +142,25 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		`[0:${video.index}]${[...pre, `split=${branches}`].join(",")}${labels.join("")}`,
 	];
 	rungs.forEach((r, i) => {
+		// GPU frames (8-bit 4:2:0 decoded as NV12): scale_cuda keeps them on the GPU and NVENC
+		// takes them as they are, so nothing crosses PCIe; setsar only rewrites frame metadata.
+		if (gpuFrames) graph.push(`[s${i}]scale_cuda=${r.width}:${r.height},setsar=1[v${i}]`);
 		// setsar=1: even rounding of the size must not leave a 1:1.001 pixel aspect behind;
 		// yuv420p: High profile, and what every player decodes (10-bit or 4:2:2 sources included).
-		graph.push(`[s${i}]scale=${r.width}:${r.height},setsar=1,format=yuv420p[v${i}]`);
+		else graph.push(`[s${i}]scale=${r.width}:${r.height},setsar=1,format=yuv420p[v${i}]`);
 	});
 	let next = rungs.length;
 	if (opts.thumbnail) {
 		const t = opts.thumbnail;
 		// The first frame at or after t, then end this branch (split stops feeding it).
+		const trim = `trim=start=${t.time},trim=end_frame=1`;
 		const scale = `scale=${t.width}:${t.height},setsar=1`;
-		graph.push(`[s${next++}]trim=start=${t.time},trim=end_frame=1,${scale}[thumb]`);
+		graph.push(
+			gpuFrames
+				? // Scaled on the GPU, then brought to system memory for the JPEG encoder.
+					`[s${next++}]scale_cuda=${t.width}:${t.height},hwdownload,format=nv12,${trim},setsar=1[thumb]`
+				: `[s${next++}]${trim},${scale}[thumb]`,
+		);
 	}
 	if (opts.storyboard) {
 		const s = opts.storyboard;
@@ -111,7 +168,13 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		// grid at the end of the stream.
 		const scale = `scale=${s.tileWidth}:${s.tileHeight},setsar=1`;
 		const pick = `select=gte(t\\,selected_n*${s.interval})`;
-		graph.push(`[s${next++}]${pick},${scale},tile=${s.columns}x${s.rows}[story]`);
+		const tile = `tile=${s.columns}x${s.rows}`;
+		graph.push(
+			gpuFrames
+				? // Tiles are small: scaling every frame on the GPU and downloading it costs little.
+					`[s${next++}]scale_cuda=${s.tileWidth}:${s.tileHeight},hwdownload,format=nv12,${pick},setsar=1,${tile}[story]`
+				: `[s${next++}]${pick},${scale},${tile}[story]`,
+		);
 	}
 
 	const args: string[] = [
@@ -130,6 +193,9 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	}
 	// Before -i, -threads is the decoder's; -filter_complex_threads is the graph's.
 	if (threads) args.push("-threads", String(threads));
+	// NVDEC decode; with -hwaccel_output_format cuda the frames stay in GPU memory for scale_cuda.
+	if (gpuDecode) args.push("-hwaccel", "cuda");
+	if (gpuFrames) args.push("-hwaccel_output_format", "cuda");
 	// "file:" so that a name with a colon is never read as a protocol.
 	args.push(...inputSafetyArgs(opts.allowedFormats), "-i", `file:${resolve(opts.input)}`);
 	if (threads) args.push("-filter_complex_threads", String(threads));
@@ -140,7 +206,13 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	if (audio) args.push("-map", `0:${opts.source.audio!.index}`);
 	// -profile:v high is a ceiling for x264, not a floor: ultrafast (no CABAC, no B-frames) still
 	// comes out Constrained Baseline, which is why CODECS is read back from the init segments.
-	args.push("-c:v", encoder, "-profile:v", "high", "-preset:v", opts.preset ?? "veryfast");
+	if (nvenc) {
+		// NVENC presets are p1–p7 (the x264 name is mapped); VBR takes the same per-rung targets.
+		args.push("-c:v", encoder, "-profile:v", "high", "-preset:v", nvencPreset(opts.preset));
+		args.push("-rc:v", "vbr");
+	} else {
+		args.push("-c:v", encoder, "-profile:v", "high", "-preset:v", opts.preset ?? "veryfast");
+	}
 	// After -i, -threads is each encoder's.
 	if (threads) args.push("-threads", String(threads));
 	rungs.forEach((r, i) => {
@@ -155,9 +227,13 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		String(gopFrames),
 		"-keyint_min",
 		String(gopFrames),
-		// No extra keyframes on scene cuts: they would break the fixed cadence (x264 option).
-		"-sc_threshold",
-		"0",
+	);
+	if (nvenc)
+		// No extra I-frames on scene cuts, and forced keyframes are IDR: segments start on them.
+		args.push("-no-scenecut", "1", "-forced-idr", "1");
+	// No extra keyframes on scene cuts: they would break the fixed cadence (x264 option).
+	else args.push("-sc_threshold", "0");
+	args.push(
 		// Keyframes by time too, so variable-frame-rate sources stay aligned on 2 s boundaries.
 		"-force_key_frames",
 		`expr:gte(t,n_forced*${gopSeconds})`,

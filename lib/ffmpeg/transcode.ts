@@ -59,6 +59,9 @@ export interface TranscodeOptions {
 	preset?: string;
 	/** Default "libx264". */
 	encoder?: string;
+	/** GPU decode ("cuda") and GPU scaling for NVENC; see `buildTranscodeArgs`. */
+	hwaccel?: "cuda" | null;
+	gpuScale?: boolean;
 	signal?: AbortSignal;
 	/** At most once per second, plus a final 100 %. */
 	onProgress?: (p: TranscodeProgress) => void;
@@ -176,6 +179,8 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 			source,
 			rungs: audioRung ? [...videoRungs, audioRung] : videoRungs,
 			encoder,
+			hwaccel: opts.hwaccel,
+			gpuScale: opts.gpuScale,
 			preset: opts.preset,
 			threads: opts.threads,
 			segmentSeconds,

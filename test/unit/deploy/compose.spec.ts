@@ -75,6 +75,12 @@ describe("docker-compose.nats.yml", () => {
 		});
 	});
 
+	it("gives transcoders time to drain on SIGTERM (longer than the 30 s shutdownTimeout)", () => {
+		const seconds = (v: string) => Number(/^(\d+)s$/.exec(String(v))?.[1] ?? 0);
+		for (const g of ["transcoder", "transcoder-gpu"])
+			expect(seconds(compose.services[g].stop_grace_period)).toBeGreaterThan(30);
+	});
+
 	it("builds from a Dockerfile that installs ffmpeg and starts bin/streamgate.ts", () => {
 		const df = fs.readFileSync(path.join(root, "Dockerfile"), "utf8");
 		expect(df).toMatch(/^FROM node:24/m);
