@@ -144,10 +144,9 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			if (video.status === "ready") return { skipped: "already ready" };
 			await this.setStatus(videoId, "processing", undefined, { attempts: job.attempt });
 			try {
-				const res: any = await this.broker.call(
-					"transcoder.transcode",
+				const res: any = await this.callTranscoder(
 					{ id: videoId, key, ...(source ? { source } : {}) },
-					{ timeout: this.settings.transcodeTimeoutMs, requestID: job.id },
+					job,
 				);
 				await this.setStatus(videoId, "ready", undefined, {
 					duration: res.duration,
@@ -202,6 +201,27 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					});
 				if (permanent) throw new PermanentJobError(reason.message, reason.code);
 				throw err;
+			}
+		},
+
+		/**
+		 * Calls the transcoder the strategy picks. "Busy" and "draining" answers mean "not now,
+		 * not there": they wait and ask again within the same attempt, so a burst larger than the
+		 * cluster's slots does not use up a job's attempts.
+		 */
+		async callTranscoder(params: Record<string, unknown>, job: JobRun<TranscodeJob>) {
+			for (let round = 1; ; round++) {
+				try {
+					return await this.broker.call("transcoder.transcode", params, {
+						timeout: this.settings.transcodeTimeoutMs,
+						requestID: job.id,
+					});
+				} catch (err: any) {
+					const notNow =
+						err?.type === "TRANSCODER_BUSY" || err?.type === "TRANSCODER_DRAINING";
+					if (!notNow || round >= 60 || job.signal.aborted) throw err;
+					await new Promise(r => setTimeout(r, Math.min(5000, 250 * round)));
+				}
 			}
 		},
 
