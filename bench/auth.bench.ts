@@ -7,8 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { newVideo } from "../lib/videos/video";
-import { signIn } from "../test/helpers/auth";
-import { cannon, fmt, freePort, startNode, stop } from "./lib";
+import { cannon, fmt, freePort, signInWhenReady, startNode, stop } from "./lib";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 6);
 
@@ -27,16 +26,7 @@ async function httpPart() {
 		`${base}/api/v1/health`,
 	);
 	try {
-		// health answers before every service has started: retry the sign-in briefly
-		let me: Awaited<ReturnType<typeof signIn>> | undefined;
-		for (let i = 0; !me; i++) {
-			try {
-				me = await signIn(base);
-			} catch (err) {
-				if (i > 40) throw err;
-				await new Promise(r => setTimeout(r, 250));
-			}
-		}
+		const me = await signInWhenReady(base);
 		const url = `${base}/api/v1/videos/${id}`;
 		const anon: number[] = [];
 		const authed: number[] = [];

@@ -68,3 +68,16 @@ export async function cannon(url: string, opts: { duration?: number; connections
 
 /** Formats a number with thousands separators. */
 export const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/** Signs in at `base` once its services answer (health comes up before auth does). */
+export async function signInWhenReady(base: string) {
+	const { signIn } = require("../test/helpers/auth") as typeof import("../test/helpers/auth");
+	for (let i = 0; ; i++) {
+		try {
+			return await signIn(base);
+		} catch (err) {
+			if (i > 40) throw err;
+			await new Promise(r => setTimeout(r, 250));
+		}
+	}
+}

@@ -7,9 +7,8 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { signIn } from "../test/helpers/auth";
 import { tusUpload } from "../test/helpers/pipeline";
-import { freePort, startNode, stop } from "./lib";
+import { freePort, signInWhenReady, startNode, stop } from "./lib";
 
 const MIB = Number(process.env.BENCH_UPLOAD_MIB ?? 512);
 
@@ -30,15 +29,7 @@ async function main() {
 		`${base}/api/v1/health`,
 	);
 	try {
-		let me: Awaited<ReturnType<typeof signIn>> | undefined;
-		for (let i = 0; !me; i++) {
-			try {
-				me = await signIn(base);
-			} catch (err) {
-				if (i > 40) throw err;
-				await new Promise(r => setTimeout(r, 250));
-			}
-		}
+		const me = await signInWhenReady(base);
 		const copyTimes: number[] = [];
 		const tusTimes: number[] = [];
 		for (let i = 0; i < 2; i++) {

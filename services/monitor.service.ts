@@ -10,6 +10,7 @@ import { AlertBook, AlertRule, errorRateExceeded } from "../lib/monitor/alerts";
 import { checkBinary, checkDirWritable, runChecks } from "../lib/monitor/checks";
 import { METRICS } from "../lib/monitor/metrics";
 import { createDbMixin } from "../mixins/db.mixin";
+import { storageFromConfig } from "../mixins/storage.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import type { AuditRecord } from "../mixins/audit.mixin";
 import { transcoderLoadOf } from "../broker/transcoder-strategy";
@@ -210,7 +211,11 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			const s = this.settings;
 			const here: string[] = this.broker.services.map((x: any) => x.name);
 			const checks: Record<string, () => Promise<unknown>> = {
-				storage: () => checkDirWritable(path.join(s.dataDir, "storage")),
+				// The media storage of the run mode: the bucket when S3 is configured, else the disk.
+				storage: () =>
+					config.s3
+						? storageFromConfig(config).checkWritable()
+						: checkDirWritable(path.join(s.dataDir, "storage")),
 				services: async () => {
 					const missing = REQUIRED.filter(
 						n => !this.broker.registry.hasService(n, undefined as any),
