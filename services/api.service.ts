@@ -219,7 +219,9 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				const hit = this.responses.get(key);
 				if (hit) {
 					res.statusCode = hit.status;
+					// A known length: no chunked encoding, one write for head and body.
 					res.setHeader("Content-Type", "application/json; charset=utf-8");
+					res.setHeader("Content-Length", hit.headers["content-length"]!);
 					res.end(hit.body);
 					this.record(req, hit.status);
 					return true;
@@ -242,7 +244,11 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 			if (req.$cacheKey && (res.statusCode || 200) === 200)
 				this.responses.set(
 					req.$cacheKey,
-					{ body, status: 200, headers: {} },
+					{
+						body,
+						status: 200,
+						headers: { "content-length": String(Buffer.byteLength(body)) },
+					},
 					req.$cacheGen!,
 				);
 			return body;
