@@ -149,7 +149,7 @@ async function upload(argv: string[]): Promise<number> {
 		console.error(`playback: ${res.status} ${body?.message}`);
 		return 1;
 	}
-	console.log(`ready: ${id}`);
+	console.log(`ready: ${server}/watch/${id}`);
 	console.log(`HLS:  ${server}${body.hls}`);
 	console.log(`DASH: ${server}${body.dash}`);
 	console.log(`(URLs expire at ${new Date(body.expiresAt * 1000).toISOString()})`);
