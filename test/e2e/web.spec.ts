@@ -23,14 +23,11 @@ import {
 } from "../helpers/browser";
 import {
 	eventually,
-	freePort,
 	printNodeLogs,
 	request,
-	startNode,
+	startEmbeddedNode,
 	stopAllNodes,
-	waitForHttp,
 } from "../helpers/cluster";
-import { randomNamespace } from "../helpers/env";
 import { evmUnavailableReason, requireEvmOrSkip, startEvm, type Evm } from "../helpers/evm";
 import { detectFfmpeg, isRequired, makeClip, makeTempDir } from "../helpers/media";
 
@@ -44,18 +41,6 @@ const run = ff.ok && requireChromiumOrSkip(SUITE);
 // The gated-video test needs the EVM; the rest of the suite does not.
 const evmOk =
 	run && (evmUnavailableReason() === null || requireEvmOrSkip(`${SUITE} (gated video)`));
-
-const ALL_SERVICES = [
-	"api",
-	"upload",
-	"streaming",
-	"metadata",
-	"cache",
-	"auth",
-	"worker",
-	"monitor",
-	"transcoder",
-];
 
 (run ? describe : describe.skip)("web app in a real browser", () => {
 	let base: string;
@@ -153,26 +138,18 @@ const ALL_SERVICES = [
 			nft = await evm.deploy("TestERC721");
 			await (await nft.mint(await evm.accounts[1]!.getAddress(), 1)).wait();
 		}
-		port = await freePort();
 		// localhost, not 127.0.0.1: the SIWE domain the server expects is localhost:<PORT>.
-		base = `http://localhost:${port}`;
-		const node = startNode({
-			services: ALL_SERVICES,
+		({ port, base } = await startEmbeddedNode({
 			nodeId: "web-1",
-			namespace: randomNamespace("sgweb"),
-			port,
+			dataDir: path.join(clips.dir, "data"),
+			host: "localhost",
 			env: {
-				TRANSPORTER: "",
-				DATA_DIR: path.join(clips.dir, "data"),
 				ADMIN_ADDRESSES: admin.address,
-				TRANSCODER_PRESET: "superfast",
 				TRANSCODER_MAX_JOBS: "1",
 				SIWE_CHAIN_IDS: "1,31337",
 				...(evm ? { CHAIN_RPC_URLS: JSON.stringify({ 31337: evm.url }) } : {}),
 			},
-		});
-		await node.waitForStart(90_000);
-		await waitForHttp(`http://127.0.0.1:${port}/api/v1/health`, r => r.status === 200);
+		}));
 
 		browser = await launchChromium();
 		context = await browser.newContext({ viewport: { width: 1280, height: 860 } });

@@ -9,8 +9,9 @@ import { ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { cleanEnv, NATS_URL } from "./env";
-import { sleep, waitForExit } from "./servers";
+import { cleanEnv, NATS_URL, randomNamespace } from "./env";
+import { freePort, sleep, waitForExit } from "./servers";
+import { ALL_SERVICES } from "../../lib/config";
 
 export { freePort, sleep } from "./servers";
 
@@ -312,4 +313,32 @@ export async function eventually<T>(
 	throw new Error(
 		`${what}: not true within ${timeoutMs} ms${lastErr ? ` (last error: ${(lastErr as Error).message})` : ""}`,
 	);
+}
+
+/**
+ * One embedded StreamGate (all nine services, no transporter, x264 superfast) on a free port,
+ * started and answering health. `host` names the gateway in `base` (SIWE expects localhost).
+ */
+export async function startEmbeddedNode(opts: {
+	nodeId: string;
+	dataDir: string;
+	env?: Record<string, string | undefined>;
+	host?: string;
+}): Promise<{ node: NodeProcess; port: number; base: string }> {
+	const port = await freePort();
+	const node = startNode({
+		services: [...ALL_SERVICES],
+		nodeId: opts.nodeId,
+		namespace: randomNamespace(),
+		port,
+		env: {
+			TRANSPORTER: "",
+			DATA_DIR: opts.dataDir,
+			TRANSCODER_PRESET: "superfast",
+			...opts.env,
+		},
+	});
+	await node.waitForStart(90_000);
+	await waitForHttp(`http://127.0.0.1:${port}/api/v1/health`, r => r.status === 200);
+	return { node, port, base: `http://${opts.host ?? "127.0.0.1"}:${port}` };
 }

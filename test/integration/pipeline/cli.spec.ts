@@ -5,9 +5,8 @@
 import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
-import { freePort, REPO_ROOT, startNode, stopAllNodes, waitForHttp } from "../../helpers/cluster";
+import { REPO_ROOT, startEmbeddedNode, stopAllNodes } from "../../helpers/cluster";
 import { signIn } from "../../helpers/auth";
-import { randomNamespace } from "../../helpers/env";
 import { decodeAll, detectFfmpeg, isRequired, makeClip, makeTempDir } from "../../helpers/media";
 
 const ff = detectFfmpeg();
@@ -41,31 +40,10 @@ function runCli(
 
 	beforeAll(async () => {
 		tmp = await makeTempDir("sg-cli-");
-		const port = await freePort();
-		base = `http://127.0.0.1:${port}`;
-		const node = startNode({
-			services: [
-				"api",
-				"upload",
-				"streaming",
-				"metadata",
-				"cache",
-				"auth",
-				"worker",
-				"monitor",
-				"transcoder",
-			],
+		({ base } = await startEmbeddedNode({
 			nodeId: "cli-1",
-			namespace: randomNamespace(),
-			port,
-			env: {
-				TRANSPORTER: "",
-				DATA_DIR: path.join(tmp.dir, "data"),
-				TRANSCODER_PRESET: "superfast",
-			},
-		});
-		await node.waitForStart(60_000);
-		await waitForHttp(`${base}/api/v1/health`, r => r.status === 200);
+			dataDir: path.join(tmp.dir, "data"),
+		}));
 	});
 	afterAll(async () => {
 		await stopAllNodes();

@@ -6,9 +6,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { freePort, startNode, stopAllNodes, waitForHttp } from "../../helpers/cluster";
+import { startEmbeddedNode, stopAllNodes, waitForHttp } from "../../helpers/cluster";
 import { signIn, SignedIn } from "../../helpers/auth";
-import { randomNamespace } from "../../helpers/env";
 import {
 	decodeAll,
 	detectFfmpeg,
@@ -49,32 +48,11 @@ async function durationOf(url: string): Promise<number> {
 	beforeAll(async () => {
 		clips = await makeTempDir("sg-pipe-");
 		dataDir = path.join(clips.dir, "data");
-		const port = await freePort();
-		base = `http://127.0.0.1:${port}`;
-		const node = startNode({
-			services: [
-				"api",
-				"upload",
-				"streaming",
-				"metadata",
-				"cache",
-				"auth",
-				"worker",
-				"monitor",
-				"transcoder",
-			],
+		({ base } = await startEmbeddedNode({
 			nodeId: "pipe-1",
-			namespace: randomNamespace(),
-			port,
-			env: {
-				TRANSPORTER: "",
-				DATA_DIR: dataDir,
-				TRANSCODER_PRESET: "superfast",
-				TRANSCODER_MAX_JOBS: "1",
-			},
-		});
-		await node.waitForStart(60_000);
-		await waitForHttp(`${base}/api/v1/health`, r => r.status === 200);
+			dataDir,
+			env: { TRANSCODER_MAX_JOBS: "1" },
+		}));
 		user = await signIn(base);
 	});
 	afterAll(async () => {
