@@ -6,7 +6,7 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { loadConfig } from "../lib/config";
-import { ConflictError } from "../lib/errors";
+import { ConflictError, UnavailableError } from "../lib/errors";
 import { handlePlaybackRequest, issuePlayback, verifyPlaybackToken } from "../lib/playback";
 import { resolvePlaybackSecret } from "../lib/playback/secret";
 import { videoPrefix } from "../lib/storage";
@@ -42,13 +42,14 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 					{ id: ctx.params.id },
 					{ meta: ctx.meta },
 				);
-				if (this.broker.registry.hasService("auth", undefined as any)) {
-					const actions = this.broker.registry.getActionList({
-						onlyAvailable: true,
-					}) as any[];
-					if (actions.some(a => a.name === "auth.checkAccess"))
-						await ctx.call("auth.checkAccess", { video }, { meta: ctx.meta });
-				}
+				// The access decision is auth's; a token gate without a reachable auth fails closed.
+				if (this.broker.registry.actions.isAvailable("auth.checkAccess"))
+					await ctx.call("auth.checkAccess", { video }, { meta: ctx.meta });
+				else if (video.access.kind === "token")
+					throw new UnavailableError(
+						"This video is token-gated and the access check is not reachable right now; try again shortly.",
+						"ACCESS_CHECK_UNAVAILABLE",
+					);
 				if (video.status !== "ready")
 					throw new ConflictError(
 						`Video '${video.id}' is ${video.status}; it can be played once it is ready.`,
