@@ -110,47 +110,10 @@ export function errorMessage(err: unknown): string {
 	return String(err);
 }
 
-// ---- The shapes the pages use (see services/*.service.ts) ----
+// ---- The shapes the pages use: the server's own types (type-only: nothing is bundled) ----
 
-export type Access =
-	| { kind: "public" }
-	| { kind: "unlisted" }
-	| { kind: "private" }
-	| {
-			kind: "token";
-			chainId: number;
-			contract: string;
-			standard: "erc721" | "erc1155";
-			tokenId?: string;
-			minBalance: number;
-	  };
-
-export interface Rendition {
-	name: string;
-	width: number;
-	height: number;
-	bitrate: number;
-}
-
-export interface Video {
-	id: string;
-	owner: string;
-	title: string;
-	description: string;
-	tags: string[];
-	status: "uploading" | "queued" | "processing" | "ready" | "failed";
-	access: Access;
-	duration: number | null;
-	width: number | null;
-	height: number | null;
-	size: number | null;
-	renditions: Rendition[];
-	transcodedBy: string | null;
-	encoder: string | null;
-	error: { code: string; message: string } | null;
-	createdAt: number;
-	updatedAt: number;
-}
+export type { Access, Rendition, Video } from "../../lib/videos/video";
+import type { Video } from "../../lib/videos/video";
 
 export interface VideoPage {
 	rows: Video[];
