@@ -3,12 +3,11 @@
  * transcoder nodes (one labelled `gpu`) and a worker: `transcoders` lists both nodes with their
  * CPUs, verified encoders, labels, score and load/max; `jobs` shows the queue's counts.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { REPO_ROOT, startNode, stopAllNodes, eventually } from "../../helpers/cluster";
-import { NATS_URL, randomNamespace, requireOrSkip } from "../../helpers/env";
+import { startNode, stopAllNodes, eventually } from "../../helpers/cluster";
+import { randomNamespace, requireOrSkip } from "../../helpers/env";
 import { detectFfmpeg } from "../../helpers/media";
+import { hasTmux, openRepl, ReplTerminal } from "../../helpers/repl";
 
-const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
 if (!hasTmux) process.stderr.write("REPL transcoders tests skipped: tmux is not installed\n");
 const ff = detectFfmpeg();
 if (hasTmux && !ff.ok) process.stderr.write(`REPL transcoders tests skipped: ${ff.reason}\n`);
@@ -16,9 +15,8 @@ const run = hasTmux && ff.ok && requireOrSkip("REPL transcoders tests", "nats");
 
 (run ? describe : describe.skip)("operator REPL: transcoders and jobs", () => {
 	const ns = randomNamespace("repltc");
-	const session = `sgrepltc-${process.pid}`;
-	const tmux = (...args: string[]) => execFileSync("tmux", args, { encoding: "utf8" });
-	const screen = () => tmux("capture-pane", "-p", "-J", "-S", "-300", "-t", session);
+	let repl: ReplTerminal;
+	const screen = () => repl.screen();
 
 	beforeAll(async () => {
 		const env = { TRANSCODER_THREADS: "1" };
@@ -39,21 +37,10 @@ const run = hasTmux && ff.ok && requireOrSkip("REPL transcoders tests", "nats");
 			startNode({ services: ["metadata", "worker"], nodeId: "tc-core", namespace: ns }),
 		];
 		await Promise.all(nodes.map(n => n.waitForStart(90_000)));
-		tmux(
-			"new-session",
-			"-d",
-			"-s",
-			session,
-			"-x",
-			"220",
-			"-y",
-			"60",
-			`cd ${REPO_ROOT} && TRANSPORTER=${NATS_URL} NAMESPACE=${ns} NODE_ID=repl-tc npm run repl`,
-		);
-		await eventually("the REPL prompt", () => /streamgate \$/.test(screen()), 30_000);
+		repl = await openRepl({ namespace: ns, nodeId: "repl-tc" });
 	});
 	afterAll(async () => {
-		spawnSync("tmux", ["kill-session", "-t", session]);
+		repl?.close();
 		await stopAllNodes();
 	});
 
@@ -62,7 +49,7 @@ const run = hasTmux && ff.ok && requireOrSkip("REPL transcoders tests", "nats");
 		await eventually(
 			"transcoders lists tc-gpu and tc-cpu",
 			() => {
-				tmux("send-keys", "-t", session, "transcoders", "Enter");
+				repl.type("transcoders");
 				const s = screen();
 				return /tc-gpu/.test(s) && /tc-cpu/.test(s);
 			},
@@ -80,7 +67,7 @@ const run = hasTmux && ff.ok && requireOrSkip("REPL transcoders tests", "nats");
 	});
 
 	it("`jobs` shows the queue's counts by state", async () => {
-		tmux("send-keys", "-t", session, "jobs", "Enter");
+		repl.type("jobs");
 		await eventually(
 			"jobs shows the counts",
 			() => /completed/.test(screen()) && /No failed jobs/.test(screen()),
