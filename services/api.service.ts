@@ -8,7 +8,7 @@ import ApiGateway from "moleculer-web";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { loadConfig } from "../lib/config";
-import { API_PREFIX, API_ROUTES, routeAuth, toAliases } from "../lib/api/routes";
+import { API_PREFIX, API_ROUTES, routeAuthTable, toAliases } from "../lib/api/routes";
 import { can, Role } from "../lib/auth/roles";
 import { TtlMap } from "../lib/auth/ttl-map";
 import { ResponseCache } from "../lib/api/response-cache";
@@ -20,6 +20,9 @@ import { WebAppMixin } from "../mixins/web-app.mixin";
 
 const config = loadConfig();
 const pkg = require("../package.json");
+
+/** What each route needs (none, optional, user, creator, admin). */
+const ROUTE_AUTH = routeAuthTable(API_ROUTES);
 
 /** GET answers the gateway may keep for a few seconds (per URL and caller). */
 const CACHEABLE = new Set(["metadata.show", "metadata.search"]);
@@ -360,7 +363,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				`/${String(req.$alias?.path ?? "")}`.replace(/\/+/g, "/").replace(/\/$/, "") || "/";
 			const full = `${route.path}${aliasPath === "/" ? "" : aliasPath}`;
 			const rel = full.startsWith(API_PREFIX) ? full.slice(API_PREFIX.length) : full;
-			const need = routeAuth(API_ROUTES, method, rel) ?? "none";
+			const need = ROUTE_AUTH.get(`${method} ${rel}`) ?? "none";
 			if (need === "none" || need === "optional") return;
 			const user = ctx.meta.user;
 			if (!user)

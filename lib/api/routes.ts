@@ -245,9 +245,9 @@ export const API_ROUTES: RouteDef[] = [
 	},
 ];
 
-/** The auth a request needs: the route table entry for `METHOD /path` (alias syntax). */
-export function routeAuth(routes: RouteDef[], method: string, path: string): RouteAuth | undefined {
-	return routes.find(r => r.method === method && r.path === path)?.auth;
+/** `METHOD /path` (alias syntax) → the auth it needs; built once, looked up on every request. */
+export function routeAuthTable(routes: RouteDef[]): Map<string, RouteAuth> {
+	return new Map(routes.map(r => [`${r.method} ${r.path}`, r.auth]));
 }
 
 /** moleculer-web aliases (`"GET /videos/:id": "metadata.show"`) from a route table. */
