@@ -49,6 +49,24 @@ export class ConflictError extends DomainError {
 	}
 }
 
+/**
+ * 409 and retryable: a compare-and-set write could not land because other writers kept changing
+ * the record; nothing was written, the caller may try again.
+ */
+export class StatusWriteConflictError extends DomainError {
+	constructor(id: string, status: string, attempts: number) {
+		super(
+			`Video '${id}' kept changing while it was being moved to '${status}' (${attempts} tries); nothing was written, try again.`,
+			{
+				type: "STATUS_WRITE_CONFLICT",
+				status: 409,
+				retryable: true,
+				data: { id, status, attempts },
+			},
+		);
+	}
+}
+
 /** 401. */
 export class UnauthorizedError extends DomainError {
 	constructor(message: string, type = "UNAUTHORIZED", data?: Record<string, unknown>) {

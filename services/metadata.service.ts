@@ -4,7 +4,12 @@
  */
 import type { Context, ServiceSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
-import { ForbiddenError, NotFoundError } from "../lib/errors";
+import {
+	ConflictError,
+	ForbiddenError,
+	NotFoundError,
+	StatusWriteConflictError,
+} from "../lib/errors";
 import {
 	assertStatusMove,
 	ID_PATTERN,
@@ -23,6 +28,9 @@ import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
 
 const config = loadConfig();
+
+/** Reads and compare-and-set writes `setStatus` tries before it gives up (retryable 409). */
+const STATUS_CAS_ATTEMPTS = 4;
 
 const idParam = {
 	type: "string",
@@ -264,11 +272,24 @@ const MetadataService: ServiceSchema = {
 					props: { code: "string|max:64", message: "string|max:2000" },
 				},
 				result: resultParams,
+				// A fence for idempotent steps: move only from one of these (else 409 STATUS_CHANGED).
+				from: {
+					type: "array",
+					optional: true,
+					min: 1,
+					items: { type: "enum", values: [...VIDEO_STATUSES] },
+				},
 			},
 			async handler(ctx: Context<any>): Promise<Video> {
-				const { id, status, error, result } = ctx.params;
-				for (let attempt = 0; ; attempt++) {
+				const { id, status, error, result, from } = ctx.params;
+				for (let attempt = 1; ; attempt++) {
 					const current = await this.load(id);
+					if (from && !from.includes(current.status))
+						throw new ConflictError(
+							`Video '${id}' is '${current.status}' now, not ${from.map((s: string) => `'${s}'`).join(" or ")}; it was not moved to '${status}'.`,
+							{ id, from: current.status, to: status, expected: from },
+							"STATUS_CHANGED",
+						);
 					assertStatusMove(id, current.status, status);
 					const set = {
 						...(result ?? {}),
@@ -284,7 +305,12 @@ const MetadataService: ServiceSchema = {
 						{ _id: id, status: current.status },
 						{ $set: set },
 					);
-					if (n === 0 && attempt < 3) continue;
+					if (n === 0) {
+						// Another writer moved it between our read and our write: read again.
+						if (attempt < STATUS_CAS_ATTEMPTS) continue;
+						// Never fall through: nothing was written, so nothing may be announced.
+						throw new StatusWriteConflictError(id, status, attempt);
+					}
 					const updated = await this.load(id);
 					await this.changed(ctx, updated);
 					if (current.status !== status)
