@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { ConfigError } from "./errors";
+import { parseTrustProxy, TrustProxyError, type TrustProxy } from "./net/client-address";
 
 export const ALL_SERVICES = [
 	"api",
@@ -51,7 +52,10 @@ export interface Config {
 	metricsPort: number | null;
 	requestTimeoutMs: number;
 	rateLimit: { window: number; limit: number };
+	/** CORS_ORIGINS: the origins a browser may call from; [] (the default) = the app's own origin only. */
 	corsOrigins: string[] | "*";
+	/** TRUST_PROXY: how far X-Forwarded-For is believed (off by default; see lib/net/client-address). */
+	trustProxy: TrustProxy;
 	ffmpegPath: string;
 	ffprobePath: string;
 	uploadMaxBytes: number;
@@ -188,6 +192,41 @@ function jwtPrivateKey(env: Env): string | null {
 	return key.export({ type: "pkcs8", format: "pem" }).toString();
 }
 
+/** CORS_ORIGINS: a comma list of origins (`https://app.example`), or `*`; unset = same origin only. */
+function corsOrigins(env: Env): string[] | "*" {
+	const origins = list(env, "CORS_ORIGINS");
+	if (origins.includes("*")) {
+		if (origins.length > 1) throw new ConfigError("CORS_ORIGINS", "mixes '*' with origins");
+		return "*";
+	}
+	for (const o of origins) {
+		// moleculer-web matches `*` inside an origin as a wildcard: https://*.example.com
+		if (o.includes("*") && /^https?:\/\/[A-Za-z0-9*.-]+(:\d+)?$/.test(o)) continue;
+		let u: URL | undefined;
+		try {
+			u = new URL(o);
+		} catch {
+			u = undefined;
+		}
+		if (!u || !/^https?:$/.test(u.protocol) || u.origin !== o.replace(/\/$/, ""))
+			throw new ConfigError(
+				"CORS_ORIGINS",
+				`has '${o}', which is not an origin like https://app.example (scheme, host, port; no path)`,
+			);
+	}
+	return origins.map(o => o.replace(/\/$/, ""));
+}
+
+/** TRUST_PROXY: off, a hop count, or addresses/CIDRs/`loopback` (lib/net/client-address). */
+function trustProxy(env: Env): TrustProxy {
+	try {
+		return parseTrustProxy(env.TRUST_PROXY);
+	} catch (err) {
+		if (err instanceof TrustProxyError) throw new ConfigError("TRUST_PROXY", err.message);
+		throw err;
+	}
+}
+
 /** Reads the environment into a typed Config; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
 	const transporter = url(env, "TRANSPORTER", ["nats"]);
@@ -294,7 +333,8 @@ export function loadConfig(env: Env = process.env): Config {
 			window: int(env, "RATE_LIMIT_WINDOW", 60_000, 1000),
 			limit: int(env, "RATE_LIMIT", 6000, 1),
 		},
-		corsOrigins: env.CORS_ORIGINS ? list(env, "CORS_ORIGINS") : "*",
+		corsOrigins: corsOrigins(env),
+		trustProxy: trustProxy(env),
 		ffmpegPath: str(env, "FFMPEG_PATH", "ffmpeg"),
 		ffprobePath: str(env, "FFPROBE_PATH", "ffprobe"),
 		uploadMaxBytes: int(env, "UPLOAD_MAX_BYTES", 10 * 1024 ** 3, 1),

@@ -14,6 +14,10 @@ import { TtlMap } from "../lib/auth/ttl-map";
 import { ResponseCache } from "../lib/api/response-cache";
 import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
+import { verifyJsonDepth } from "../lib/api/json-body";
+import { clientAddress } from "../lib/net/client-address";
+import { isSameOrigin } from "../lib/net/origin";
+import { maskPlaybackTokens } from "../lib/playback/mask";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { MediaRoutesMixin, RawResponseDone } from "../mixins/media-routes.mixin";
 import { WebAppMixin } from "../mixins/web-app.mixin";
@@ -38,7 +42,23 @@ type Req = IncomingMessage & {
 	$route?: any;
 	$startTime?: [number, number];
 	originalUrl?: string;
+	$clientIp?: string;
 };
+
+/** No Origin, or one CORS_ORIGINS names exactly: the fast path may answer (else moleculer-web's CORS). */
+function corsAnswerable(origin: string | undefined): boolean {
+	return !origin || config.corsOrigins === "*" || config.corsOrigins.includes(origin);
+}
+
+/** The client's address under TRUST_PROXY (lib/net/client-address), worked out once per request. */
+function clientIp(req: Req): string {
+	req.$clientIp ??= clientAddress({
+		socketAddress: req.socket?.remoteAddress,
+		forwardedFor: req.headers["x-forwarded-for"],
+		trust: config.trustProxy,
+	});
+	return req.$clientIp;
+}
 
 /**
  * A moleculer-web alias for a raw `(req, res)` method of this service. moleculer-web waits for
@@ -112,9 +132,9 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 			window: config.rateLimit.window,
 			limit: config.rateLimit.limit,
 			headers: true,
-			key: (req: Req) =>
-				(req.headers["x-forwarded-for"] as string | undefined)?.split(",")[0]?.trim() ||
-				req.socket.remoteAddress,
+			// Never the raw X-Forwarded-For: rotating it would escape the limit, and naming another
+			// client's address would lock that client out. Only what TRUST_PROXY lets through.
+			key: (req: Req) => clientIp(req),
 			...rateLimitStore(),
 		},
 		routes: [
@@ -139,7 +159,12 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				mappingPolicy: "restrict",
 				autoAliases: false,
 				mergeParams: true,
-				bodyParsers: { json: { strict: true, limit: "256kb" }, urlencoded: false },
+				// Depth-checked on the raw bytes before parsing: a 100k-deep array → 400, not a
+				// stack overflow further on.
+				bodyParsers: {
+					json: { strict: true, limit: "256kb", verify: verifyJsonDepth() },
+					urlencoded: false,
+				},
 				callOptions: { timeout: config.requestTimeoutMs },
 				authentication: true,
 				authorization: true,
@@ -169,6 +194,8 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				autoAliases: false,
 				bodyParsers: false,
 				rateLimit: { window: 60_000, limit: 1, key: () => null },
+				// The URL is the credential: any site's player may fetch it (the edge says the same).
+				cors: { origin: "*", methods: ["GET", "HEAD", "OPTIONS"] },
 			},
 			{
 				path: "/api",
@@ -215,7 +242,15 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		 * else (a miss, an unknown token, a limited client) takes moleculer-web's full path.
 		 */
 		httpHandler(req: Req, res: ServerResponse, next?: unknown) {
-			if (req.method === "GET" && this.responses.size > 0 && FAST_PATH.test(req.url ?? "")) {
+			// A page's own requests carry Origin too; same origin needs no CORS answer (and the
+			// default CORS_ORIGINS, none, would refuse it).
+			if (isSameOrigin(req.headers.origin, req.headers.host)) delete req.headers.origin;
+			if (
+				req.method === "GET" &&
+				corsAnswerable(req.headers.origin) &&
+				this.responses.size > 0 &&
+				FAST_PATH.test(req.url ?? "")
+			) {
 				const user = this.knownCaller(req);
 				if (user !== undefined) {
 					const key = `${req.url}|${user ? `${user.address}:${user.roles}` : ""}`;
@@ -409,7 +444,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 			return (ApiGateway as any).methods.sendError.call(this, req, res, e);
 		},
 		beforeCall(ctx: Context<any, any>, req: Req) {
-			ctx.meta.ip = req.socket.remoteAddress;
+			ctx.meta.ip = clientIp(req);
 			ctx.meta.userAgent = req.headers["user-agent"];
 		},
 		/** Turns framework errors into ones a person can act on; timeouts answer 503. */
@@ -442,6 +477,17 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					"REQUEST_REJECTED",
 					err.data,
 				);
+			if (err?.type === "JSON_TOO_DEEP")
+				return new Errors.MoleculerClientError(err.message, 400, "JSON_TOO_DEEP", {
+					maxDepth: err.depth,
+				});
+			if (err?.type === "entity.too.large")
+				return new Errors.MoleculerClientError(
+					`The request body is larger than the ${err.limit} bytes this route takes.`,
+					413,
+					"BODY_TOO_LARGE",
+					{ limit: err.limit },
+				);
 			if (err?.type === "entity.parse.failed" || err?.type === "INVALID_REQUEST_BODY")
 				return new Errors.MoleculerClientError(
 					`The request body is not valid JSON: ${err.message}`,
@@ -456,6 +502,15 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					err.data,
 				);
 			return err;
+		},
+		/** Sends the monitor this gateway's request and 5xx counts since the last call. */
+		flushStats(): Promise<void> {
+			const w = this.window;
+			this.window = { requests: 0, errors: 0 };
+			if (w.requests === 0) return Promise.resolve();
+			return Promise.resolve(
+				this.broker.emit("api.stats", { nodeID: this.broker.nodeID, ...w }),
+			).then(() => undefined);
 		},
 		/** Counts and logs one answered request with its id. */
 		record(req: Req, status: number, err?: any) {
@@ -482,8 +537,12 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				(req as any).$requestId ??
 				req.headers["x-request-id"] ??
 				"-";
-			const line = `[req ${rid}] ${method} ${req.originalUrl ?? req.url} ${status} ${(secs * 1000).toFixed(1)}ms`;
+			// Playback tokens are credentials: the log keeps their expiry, never the signatures.
+			const url = maskPlaybackTokens(req.originalUrl ?? req.url ?? "");
+			const line = `[req ${rid}] ${clientIp(req)} ${method} ${url} ${status} ${(secs * 1000).toFixed(1)}ms`;
+			// A client error is the client's: logged without a stack, never counted as an error.
 			if (status >= 500) this.logger.warn(`${line} ${err?.type ?? ""} ${err?.message ?? ""}`);
+			else if (status >= 400 && err?.type) this.logger.info(`${line} ${err.type}`);
 			else this.logger.info(line);
 		},
 	},
@@ -506,12 +565,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 	},
 	started() {
 		// Every 10 s the monitor gets this gateway's request and 5xx counts (error-rate alert).
-		this.statsTimer = setInterval(() => {
-			const w = this.window;
-			this.window = { requests: 0, errors: 0 };
-			if (w.requests > 0)
-				void this.broker.emit("api.stats", { nodeID: this.broker.nodeID, ...w });
-		}, 10_000);
+		this.statsTimer = setInterval(() => void this.flushStats(), 10_000);
 		this.statsTimer.unref();
 	},
 	stopped() {

@@ -98,7 +98,12 @@ describeFf("tus uploads through the gateway", () => {
 		const port = await freePort();
 		t = await createTestBroker({
 			services: [...SERVICES],
-			env: { PORT: String(port), UPLOAD_MAX_BYTES: String(MAX_BYTES), RATE_LIMIT: "100000" },
+			env: {
+				PORT: String(port),
+				UPLOAD_MAX_BYTES: String(MAX_BYTES),
+				RATE_LIMIT: "100000",
+				CORS_ORIGINS: "https://app.example",
+			},
 			extraServices: [
 				{
 					name: "upload-listener",
@@ -213,7 +218,7 @@ describeFf("tus uploads through the gateway", () => {
 			},
 		});
 		expect(pre.status).toBe(204);
-		expect(pre.headers.get("access-control-allow-origin")).toBe("*");
+		expect(pre.headers.get("access-control-allow-origin")).toBe("https://app.example");
 		expect(pre.headers.get("access-control-allow-headers")).toMatch(/Upload-Checksum/);
 		expect(pre.headers.get("access-control-allow-methods")).toMatch(/PATCH/);
 
@@ -227,7 +232,7 @@ describeFf("tus uploads through the gateway", () => {
 			},
 		});
 		expect(r.status).toBe(200);
-		expect(r.headers.get("access-control-allow-origin")).toBe("*");
+		expect(r.headers.get("access-control-allow-origin")).toBe("https://app.example");
 		expect(r.headers.get("access-control-expose-headers")).toMatch(/Upload-Offset/);
 		expect(r.headers.get("access-control-expose-headers")).toMatch(/Tus-Checksum-Algorithm/);
 		expect(r.headers.get("x-request-id")).toBe("req-tus-1");

@@ -61,6 +61,21 @@ describe("loadConfig", () => {
 		["JWT_PRIVATE_KEY", pem("ec"), /JWT_PRIVATE_KEY must be an Ed25519 key .* got ec/],
 		["JWT_PRIVATE_KEY_FILE", "/nonexistent/jwt.pem", /JWT_PRIVATE_KEY_FILE cannot be read/],
 		["SIWE_CHAIN_IDS", "1,x", /SIWE_CHAIN_IDS has a bad chain id 'x'/],
+		["TRUST_PROXY", "true", /TRUST_PROXY 'true' would believe any X-Forwarded-For/],
+		["TRUST_PROXY", "99", /TRUST_PROXY must be at most 16 hops/],
+		["TRUST_PROXY", "10.0.0.0/40", /TRUST_PROXY has '10.0.0.0\/40', whose prefix length/],
+		[
+			"TRUST_PROXY",
+			"proxy.internal",
+			/TRUST_PROXY has 'proxy.internal', which is not an address/,
+		],
+		[
+			"CORS_ORIGINS",
+			"https://app.example/path",
+			/CORS_ORIGINS has 'https:\/\/app.example\/path'/,
+		],
+		["CORS_ORIGINS", "app.example", /CORS_ORIGINS has 'app.example', which is not an origin/],
+		["CORS_ORIGINS", "*, https://a.example", /CORS_ORIGINS mixes '\*' with origins/],
 	])("%s=%s stops with a message naming it", (name, value, re) => {
 		let err: unknown;
 		try {
@@ -100,6 +115,26 @@ describe("loadConfig", () => {
 			jwt: { ttlSec: 600 },
 			accessCacheTtlSec: 2,
 		});
+	});
+
+	it("reads TRUST_PROXY (off by default) and CORS_ORIGINS (the app's own origin by default)", () => {
+		const d = loadConfig({});
+		expect(d.trustProxy).toEqual({ kind: "off" });
+		expect(d.corsOrigins).toEqual([]);
+		expect(loadConfig({ TRUST_PROXY: "1" }).trustProxy).toEqual({ kind: "hops", hops: 1 });
+		const list = loadConfig({ TRUST_PROXY: "loopback, 10.0.0.0/8, fd00::/8" }).trustProxy;
+		expect(list.kind === "list" && list.entries).toEqual([
+			"127.0.0.0/8",
+			"::1/128",
+			"10.0.0.0/8",
+			"fd00::/8",
+		]);
+		expect(loadConfig({ CORS_ORIGINS: "*" }).corsOrigins).toBe("*");
+		expect(
+			loadConfig({
+				CORS_ORIGINS: "https://app.example/, http://localhost:5173, https://*.example.com",
+			}).corsOrigins,
+		).toEqual(["https://app.example", "http://localhost:5173", "https://*.example.com"]);
 	});
 
 	it.each([

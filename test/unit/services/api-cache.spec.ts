@@ -26,7 +26,12 @@ describe("gateway micro-cache", () => {
 		const port = await freePort();
 		t = await createTestBroker({
 			services: ["api", "metadata", "monitor", "cache", "auth"],
-			env: { PORT: String(port), RATE_LIMIT: "40", RATE_LIMIT_WINDOW: "60000" },
+			env: {
+				PORT: String(port),
+				RATE_LIMIT: "40",
+				RATE_LIMIT_WINDOW: "60000",
+				CORS_ORIGINS: "http://example.test",
+			},
 			settings: { monitor: { checkIntervalMs: 3_600_000 } },
 		});
 		base = `http://127.0.0.1:${port}`;

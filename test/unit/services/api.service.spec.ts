@@ -56,7 +56,12 @@ describe("api gateway (in-process, real HTTP)", () => {
 		const port = await freePort();
 		t = await createTestBroker({
 			services: ["api", "metadata", "monitor", "cache", "auth"],
-			env: { PORT: String(port), REQUEST_TIMEOUT: "3000" },
+			// Another site may call: CORS_ORIGINS names it (the default answers only the app's origin).
+			env: {
+				PORT: String(port),
+				REQUEST_TIMEOUT: "3000",
+				CORS_ORIGINS: "https://app.example",
+			},
 			settings: { monitor: { checkIntervalMs: 3_600_000 } },
 		});
 		base = `http://127.0.0.1:${port}`;
