@@ -57,7 +57,7 @@ async function main(): Promise<void> {
 		`StreamGate ${pkg.version}: ${config.transporter ? `cluster node over ${config.transporter} (namespace '${config.namespace}')` : "embedded mode (no transporter)"}; services: ${config.services.join(", ")}`,
 	);
 	broker.logger.info(
-		`cache/cacher: ${config.redisUrl ? "redis" : "memory LRU"}; metadata: ${config.mongoUri ? "mongodb" : `nedb under ${config.dataDir}`}; metrics: ${config.metricsPort ? `prometheus on :${config.metricsPort}/metrics` : "off"}`,
+		`cache/cacher: ${config.redisUrl ? "redis" : "memory LRU"}; metadata: ${config.mongoUri ? "mongodb" : `sqlite under ${config.dataDir}`}; metrics: ${config.metricsPort ? `prometheus on :${config.metricsPort}/metrics` : "off"}`,
 	);
 	await loadServices(broker, config.services);
 	await broker.start();

@@ -76,6 +76,8 @@ export interface Config {
 	/** How long a token-gate balance read is cached (0: not cached). */
 	accessCacheTtlSec: number;
 	alertErrorRate: number;
+	/** AUDIT_RETENTION_DAYS: audit records older than this are pruned (0: kept forever). */
+	auditRetentionDays: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -364,5 +366,6 @@ export function loadConfig(env: Env = process.env): Config {
 		refreshTtlSec: seconds(env, "REFRESH_TTL", "30d", 60, 365 * 86400),
 		accessCacheTtlSec: seconds(env, "ACCESS_CACHE_TTL", "30s", 0, 3600),
 		alertErrorRate: num(env, "ALERT_ERROR_RATE", 0.05),
+		auditRetentionDays: int(env, "AUDIT_RETENTION_DAYS", 90, 0, 36_500),
 	};
 }

@@ -3,7 +3,6 @@
  * (including NFT ownership). Thin: the checks live in lib/auth. Nonces and cached token-gate
  * reads live in the cache service (Redis in a cluster), so any auth node can serve any step.
  */
-import path from "node:path";
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
 import { ForbiddenError, NotFoundError, UnauthorizedError, UnavailableError } from "../lib/errors";
@@ -12,7 +11,6 @@ import {
 	can,
 	createApiKey,
 	createCredentialStore,
-	createFileReloader,
 	createHoldingReader,
 	createNonceStore,
 	createProviders,
@@ -298,13 +296,6 @@ const AuthService: ServiceSchema<AuthSettings> = {
 			refreshTtlSec: s.refreshTtlSec,
 			store: this.store,
 			apiKeyCacheTtlMs: s.apiKeyCacheTtlMs,
-			// Embedded: the CLI may write the same NeDB file from another process.
-			beforeApiKeyLookup: config.mongoUri
-				? undefined
-				: createFileReloader({
-						file: path.join(config.dataDir, "credentials.db"),
-						reload: () => this.adapter.db.loadDatabase(),
-					}),
 		});
 		const prune = () =>
 			this.store

@@ -78,11 +78,14 @@ export interface SearchParams {
 	status?: VideoStatus;
 	page: number;
 	pageSize: number;
-	sort: string;
+	sort?: string;
+	cursor?: string;
 }
 export interface SearchResult {
 	rows: Video[];
 	total: number;
+	/** pass as `cursor` for the next page; null on the last */
+	nextCursor: string | null;
 	page: number;
 	pageSize: number;
 	totalPages: number;
@@ -173,7 +176,10 @@ const MetadataService: ServiceSchema = {
 					convert: true,
 					default: 20,
 				},
-				sort: { type: "enum", values: [...SORTS], default: "-createdAt" },
+				// default: relevance with `q`, newest first without
+				sort: { type: "enum", values: [...SORTS], optional: true },
+				// keyset paging: the `nextCursor` of the previous page (replaces `page`)
+				cursor: { type: "string", max: 400, pattern: /^[A-Za-z0-9_-]+$/, optional: true },
 			},
 			cache: {
 				enabled: onlyKnownParams([
@@ -184,6 +190,7 @@ const MetadataService: ServiceSchema = {
 					"page",
 					"pageSize",
 					"sort",
+					"cursor",
 				]),
 				keys: [
 					"q",
@@ -193,20 +200,20 @@ const MetadataService: ServiceSchema = {
 					"page",
 					"pageSize",
 					"sort",
+					"cursor",
 					"#user.address",
 					"#user.roles",
 				],
 				ttl: 10,
 			},
 			async handler(ctx: Context<SearchParams>): Promise<SearchResult> {
-				const { query, sort, offset, limit } = buildListQuery(ctx.params, viewerOf(ctx));
-				const [docs, total] = await Promise.all([
-					this.adapter.find({ query, sort, offset, limit }),
-					this.adapter.count({ query }),
-				]);
+				const { rows, total, nextCursor } = await this.adapter.list(
+					buildListQuery(ctx.params, viewerOf(ctx)),
+				);
 				return {
-					rows: docs.map((d: any) => this.fromDoc(d)),
+					rows: rows.map((d: any) => this.fromDoc(d)),
 					total,
+					nextCursor,
 					page: ctx.params.page,
 					pageSize: ctx.params.pageSize,
 					totalPages: Math.ceil(total / ctx.params.pageSize),

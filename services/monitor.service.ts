@@ -9,6 +9,7 @@ import { UnavailableError } from "../lib/errors";
 import { AlertBook, AlertRule, errorRateExceeded } from "../lib/monitor/alerts";
 import { checkBinary, checkDirWritable, runChecks } from "../lib/monitor/checks";
 import { METRICS } from "../lib/monitor/metrics";
+import { auditCursor, auditRetentionQuery, buildAuditQuery } from "../lib/monitor/audit";
 import { createDbMixin } from "../mixins/db.mixin";
 import { storageFromConfig } from "../mixins/storage.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
@@ -133,32 +134,29 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 					convert: true,
 					default: 100,
 				},
+				// keyset paging: the `nextCursor` of the previous page (replaces `page`)
+				cursor: { type: "string", max: 400, pattern: /^[A-Za-z0-9_-]+$/, optional: true },
 			},
 			async handler(ctx: Context<any>) {
-				const { actor, action, from, to, page, pageSize } = ctx.params;
-				const query: Record<string, unknown> = {};
-				if (actor) query.actor = actor;
-				if (action) query.action = action;
-				if (from || to)
-					query.at = {
-						...(from ? { $gte: new Date(from).getTime() } : {}),
-						...(to ? { $lte: new Date(to).getTime() } : {}),
-					};
+				const { page, pageSize } = ctx.params;
+				const q = buildAuditQuery(ctx.params);
 				const [docs, total] = await Promise.all([
 					this.adapter.find({
-						query,
-						sort: ["-at"],
-						offset: (page - 1) * pageSize,
-						limit: pageSize,
+						query: q.query,
+						sort: q.sort,
+						offset: q.offset,
+						limit: q.limit,
 					}),
-					this.adapter.count({ query }),
+					this.adapter.count({ query: q.filter }),
 				]);
+				const rows = docs.slice(0, pageSize).map((d: any) => {
+					const { _id, ...rest } = this.adapter.entityToObject(d);
+					return { id: _id, ...rest };
+				});
 				return {
-					rows: docs.map((d: any) => {
-						const { _id, ...rest } = this.adapter.entityToObject(d);
-						return { id: _id, ...rest };
-					}),
+					rows,
 					total,
+					nextCursor: docs.length > pageSize ? auditCursor(rows[rows.length - 1]) : null,
 					page,
 					pageSize,
 					totalPages: Math.ceil(total / pageSize),
@@ -319,9 +317,27 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			this.settings.checkIntervalMs,
 		);
 		this.watchTimer.unref();
+		// Audit retention: prune now and every hour.
+		const prune = async () => {
+			const query = auditRetentionQuery(config.auditRetentionDays);
+			if (!query) return;
+			try {
+				const n = await this.adapter.removeMany(query);
+				if (n)
+					this.logger.info(
+						`audit: pruned ${n} record(s) older than ${config.auditRetentionDays} days`,
+					);
+			} catch (err) {
+				this.logger.warn(`audit: prune failed: ${(err as Error).message}`);
+			}
+		};
+		void prune();
+		this.pruneTimer = setInterval(() => void prune(), 3600_000);
+		this.pruneTimer.unref();
 	},
 	async stopped() {
 		clearInterval(this.watchTimer);
+		clearInterval(this.pruneTimer);
 		this.redis?.disconnect();
 		await this.mongo?.close().catch(() => {});
 	},

@@ -156,7 +156,8 @@ export const API_ROUTES: RouteDef[] = [
 		method: "GET",
 		path: "/videos",
 		action: "metadata.search",
-		summary: "List and search the videos the caller may see",
+		summary:
+			"List and search the videos the caller may see: `q` (every word must match, the last one as a prefix; ranked by relevance unless `sort` is given), `tag`, `owner`, `status`, `sort`; pages by `page`/`pageSize`, or — for deep pages at constant cost — by `cursor`: pass the previous answer's `nextCursor` (null on the last page)",
 		tag: "videos",
 		auth: "optional",
 	},
@@ -239,7 +240,8 @@ export const API_ROUTES: RouteDef[] = [
 		method: "GET",
 		path: "/audit",
 		action: "monitor.audit",
-		summary: "The audit log of writes",
+		summary:
+			"The audit log of writes, newest first (kept AUDIT_RETENTION_DAYS days): `actor`, `action`, `from`, `to`; pages by `page`/`pageSize` or by `cursor` (the previous answer's `nextCursor`)",
 		tag: "ops",
 		auth: "admin",
 	},

@@ -1,10 +1,10 @@
 /**
  * The `credentials` collection: API keys and refresh tokens in one moleculer-db collection (a
  * service has one adapter), told apart by `kind`. Works over any adapter with moleculer-db's
- * method names (NeDB embedded, mongoose in a cluster); typed structurally, so lib/ stays
- * framework-free.
+ * method names (SQLite embedded, mongoose in a cluster); typed structurally, so lib/ stays
+ * framework-free. Embedded, the CLI and the server share the SQLite file safely (WAL, write
+ * transactions), and every lookup reads the file, so a key the CLI creates works at once.
  */
-import fs from "node:fs";
 import type { ApiKeyRecord } from "./apikeys";
 import type { RefreshRecord, RefreshStore } from "./refresh";
 
@@ -85,28 +85,3 @@ export function createCredentialStore(adapter: DbAdapterLike) {
 }
 
 export type CredentialStore = ReturnType<typeof createCredentialStore>;
-
-/**
- * Re-reads an embedded (NeDB) store when its file changed, at most every `minIntervalMs`:
- * NeDB keeps its data in memory, so this is how a running server sees what another process
- * (`npm run cli -- apikey …`) wrote into the same DATA_DIR.
- */
-export function createFileReloader(opts: {
-	file: string;
-	reload: () => Promise<unknown>;
-	minIntervalMs?: number;
-	stat?: (file: string) => number | null;
-}): () => Promise<void> {
-	const stat =
-		opts.stat ?? ((f: string) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? null);
-	let seen = stat(opts.file);
-	let checkedAt = 0;
-	return async () => {
-		if (Date.now() - checkedAt < (opts.minIntervalMs ?? 2000)) return;
-		checkedAt = Date.now();
-		const mtime = stat(opts.file);
-		if (mtime === null || mtime === seen) return;
-		seen = mtime;
-		await opts.reload();
-	};
-}

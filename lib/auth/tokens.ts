@@ -41,8 +41,6 @@ export interface TokenServiceOptions {
 	refreshTtlSec: number;
 	store: CredentialStore;
 	apiKeyCacheTtlMs: number;
-	/** Runs before an API key is looked up in the store (embedded mode re-reads a changed file). */
-	beforeApiKeyLookup?: () => Promise<void>;
 }
 
 export function createTokenService(opts: TokenServiceOptions) {
@@ -93,7 +91,6 @@ export function createTokenService(opts: TokenServiceOptions) {
 		const id = apiKeyId(token);
 		let record = keyCache.get(id);
 		if (record === undefined) {
-			await opts.beforeApiKeyLookup?.();
 			record = await opts.store.apiKeys.get(id);
 			keyCache.set(id, record, Date.now() + opts.apiKeyCacheTtlMs);
 		}

@@ -310,8 +310,20 @@ describeIf(run)("cluster over NATS: api | metadata+cache | monitor in three proc
 				data: { fields: ["title"] },
 			});
 			expect(typeof rec.at).toBe("number");
-			// stored on C's disk, not B's
-			expect(fs.existsSync(path.join(dirs.c, "audit.db"))).toBe(true);
+			// stored on C's disk (its SQLite file), not B's
+			const audits = (dir: string) => {
+				const { DatabaseSync } = require("node:sqlite");
+				const db = new DatabaseSync(path.join(dir, "streamgate.sqlite"), { readOnly: true });
+				try {
+					return db
+						.prepare("SELECT count(*) AS n FROM audit WHERE action = 'video.update'")
+						.get().n;
+				} finally {
+					db.close();
+				}
+			};
+			expect(audits(dirs.c)).toBeGreaterThan(0);
+			expect(audits(dirs.b)).toBe(0);
 		}),
 	);
 
@@ -372,7 +384,7 @@ describeIf(run)("cluster over NATS: api | metadata+cache | monitor in three proc
 			B = startB();
 			await B.waitForStart();
 			const r = await waitForHttp(`${api}/videos/c-1`, res => res.status === 200, 60_000);
-			// the edit survived the crash in B's NeDB file
+			// the edit survived the crash in B's SQLite file
 			expect(r.body).toMatchObject({ id: "c-1", title: "Harbour at dusk", status: "ready" });
 			expect((await request(`${api}/videos`)).body.rows.map((v: any) => v.id)).toEqual([
 				"c-3",

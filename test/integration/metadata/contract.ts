@@ -1,5 +1,5 @@
 /**
- * The metadata service's contract, run against every backend (NeDB always, MongoDB when there is
+ * The metadata service's contract, run against every backend (SQLite always, MongoDB when there is
  * one): what callers of `metadata.*` may rely on, whatever stores the records.
  *
  * `makeBroker()` must give a started broker hosting `metadata` over an EMPTY store, and a cleanup.
@@ -24,6 +24,8 @@ export function describeMetadataContract(
 	backend: string,
 	makeBroker: () => Promise<MetadataBackend>,
 	describeFn: jest.Describe = describe,
+	/** `prefix`: the backend matches a search word as a prefix (SQLite FTS5; not MongoDB $text) */
+	caps: { prefix: boolean } = { prefix: true },
 ): void {
 	describeFn(`metadata contract (${backend})`, () => {
 		describe("records", () => {
@@ -510,6 +512,98 @@ export function describeMetadataContract(
 					"v1",
 				]);
 				expect(ids(await search({}, ADMIN))).toEqual(["v6", "v5", "v4", "v3", "v2", "v1"]);
+			});
+
+			/** Follows nextCursor from the first page to the end; the ids of every page. */
+			const walk = async (params: Record<string, unknown>, user: User | null) => {
+				const pages: string[][] = [];
+				let cursor: string | undefined;
+				for (let i = 0; i < 20; i++) {
+					const r = await search({ ...params, ...(cursor ? { cursor } : {}) }, user);
+					pages.push(ids(r));
+					if (!r.nextCursor) break;
+					cursor = r.nextCursor;
+				}
+				return pages;
+			};
+
+			it("pages with cursors: nextCursor visits every video once, in order, and is null on the last page", async () => {
+				expect(await walk({ pageSize: 2, sort: "createdAt" }, ADMIN)).toEqual([
+					["v1", "v2"],
+					["v3", "v4"],
+					["v5", "v6"],
+				]);
+				expect(await walk({ pageSize: 2 }, null)).toEqual([["v3", "v2"], ["v1"]]);
+				expect(await walk({ pageSize: 1, tag: "travel" }, ADMIN)).toEqual([
+					["v6"],
+					["v5"],
+					["v3"],
+					["v1"],
+				]);
+				expect(await walk({ pageSize: 4, sort: "-title" }, ADMIN)).toEqual([
+					["v6", "v1", "v4", "v3"],
+					["v5", "v2"],
+				]);
+				const r = await search({ pageSize: 3 }, null);
+				expect(r).toMatchObject({ total: 3, nextCursor: null });
+			});
+
+			it("refuses a cursor made for another sort, or a damaged one, with 422", async () => {
+				const { nextCursor } = await search({ pageSize: 1, sort: "createdAt" }, ADMIN);
+				expect(typeof nextCursor).toBe("string");
+				await expect(
+					search({ pageSize: 1, sort: "-title", cursor: nextCursor }, ADMIN),
+				).rejects.toMatchObject({ code: 422 });
+				for (const cursor of ["not-a-cursor", "eyJ4IjoxfQ", "a b", "{}"])
+					await expect(search({ cursor }, ADMIN)).rejects.toMatchObject({ code: 422 });
+			});
+
+			it("ranks search results: a title match before a description-only match", async () => {
+				const r = await search({ q: "harbour" }, ADMIN);
+				expect(ids(r).sort()).toEqual(["v1", "v3", "v4", "v5", "v6"]);
+				expect(ids(r)[4]).toBe("v4"); // only its description says harbour
+				// ranked pages continue with a cursor
+				const pages = await walk({ q: "harbour", pageSize: 2 }, ADMIN);
+				expect(pages.flat()).toEqual(ids(r));
+				// an explicit sort still applies to a search
+				expect(ids(await search({ q: "harbour", sort: "createdAt" }, ADMIN))).toEqual([
+					"v1",
+					"v3",
+					"v4",
+					"v5",
+					"v6",
+				]);
+			});
+
+			(caps.prefix ? it : it.skip)(
+				"matches the last search word as a prefix (type-ahead), whole words elsewhere",
+				async () => {
+					expect(ids(await search({ q: "harb" })).sort()).toEqual(["v1", "v3"]);
+					expect(ids(await search({ q: "carbo" }))).toEqual(["v2"]);
+					expect(ids(await search({ q: "cran harb" }))).toEqual(["v3"]);
+					expect(ids(await search({ q: "ital" }))).toEqual(["v2"]); // a tag
+					expect(ids(await search({ q: "arbour" }))).toEqual([]); // not mid-word
+				},
+			);
+
+			it("keeps a cursor's place when newer videos arrive between pages", async () => {
+				const first = await search({ pageSize: 2 }, null);
+				expect(ids(first)).toEqual(["v3", "v2"]);
+				await broker.call("metadata.create", {
+					id: "v7",
+					owner: ALICE.address,
+					title: "Late arrival",
+				});
+				for (const s of PATH.ready!)
+					await broker.call("metadata.setStatus", { id: "v7", status: s });
+				try {
+					const next = await search({ pageSize: 2, cursor: first.nextCursor }, null);
+					expect(ids(next)).toEqual(["v1"]);
+					expect(next.total).toBe(4);
+					expect(ids(await search({ pageSize: 2 }, null))).toEqual(["v7", "v3"]);
+				} finally {
+					await broker.call("metadata.remove", { id: "v7" }, as(ALICE));
+				}
 			});
 
 			it.each([

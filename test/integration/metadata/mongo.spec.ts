@@ -38,4 +38,5 @@ describeMetadataContract(
 		};
 	},
 	describeIf(run),
+	{ prefix: false }, // $text matches whole (stemmed) words
 );

@@ -1,7 +1,6 @@
 import crypto from "node:crypto";
 import { Wallet } from "ethers";
 import { createApiKey, jwtKeysFromPem, signAccessToken } from "../../../lib/auth";
-import { createFileReloader } from "../../../lib/auth/store";
 import { createTokenService } from "../../../lib/auth/tokens";
 import { TtlMap } from "../../../lib/auth/ttl-map";
 
@@ -74,33 +73,5 @@ describe("TtlMap", () => {
 		expect(m.get("b")).toBeUndefined();
 		m.set("d", 4, 5);
 		expect(m.size).toBe(1);
-	});
-});
-
-describe("createFileReloader", () => {
-	it("reloads when the file changed, at most every interval", async () => {
-		let mtime = 1;
-		let reloads = 0;
-		const check = createFileReloader({
-			file: "x",
-			reload: async () => reloads++,
-			minIntervalMs: 0,
-			stat: () => mtime,
-		});
-		await check();
-		expect(reloads).toBe(0);
-		mtime = 2;
-		await check();
-		await check();
-		expect(reloads).toBe(1);
-		const slow = createFileReloader({
-			file: "x",
-			reload: async () => reloads++,
-			minIntervalMs: 60_000,
-			stat: () => mtime++,
-		});
-		await slow();
-		await slow();
-		expect(reloads).toBe(2);
 	});
 });

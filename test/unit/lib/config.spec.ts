@@ -17,6 +17,8 @@ describe("loadConfig", () => {
 		expect(c.metricsPort).toBe(3030);
 		expect(c.redisUrl).toBeNull();
 		expect(c.uploadExpiryMs).toBe(24 * 3600 * 1000);
+		expect(c.auditRetentionDays).toBe(90);
+		expect(loadConfig({ AUDIT_RETENTION_DAYS: "0" }).auditRetentionDays).toBe(0);
 	});
 
 	it("reads cluster settings", () => {
@@ -36,6 +38,13 @@ describe("loadConfig", () => {
 
 	it.each([
 		["PORT", "abc", /PORT must be a whole number/],
+		["AUDIT_RETENTION_DAYS", "90d", /AUDIT_RETENTION_DAYS must be a whole number/],
+		[
+			"AUDIT_RETENTION_DAYS",
+			"-1",
+			/AUDIT_RETENTION_DAYS must be a whole number|AUDIT_RETENTION_DAYS must be between/,
+		],
+		["AUDIT_RETENTION_DAYS", "40000", /AUDIT_RETENTION_DAYS must be between 0 and 36500/],
 		["PORT", "70000", /PORT must be between/],
 		["TRANSPORTER", "redis://x", /TRANSPORTER must use nats/],
 		["TRANSPORTER", "not a url", /TRANSPORTER must be a URL/],

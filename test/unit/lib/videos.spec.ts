@@ -5,7 +5,7 @@ import {
 	normalizeTags,
 	VideoStatus,
 } from "../../../lib/videos/video";
-import { buildListQuery, escapeRegExp, visibilityFilter } from "../../../lib/videos/query";
+import { buildListQuery, decodeCursor, encodeCursor, tokenize } from "../../../lib/videos/query";
 import { ConflictError, ValidationError } from "../../../lib/errors";
 
 describe("status machine", () => {
@@ -115,42 +115,78 @@ describe("access and tags", () => {
 
 describe("list queries", () => {
 	const base = { page: 2, pageSize: 10, sort: "-createdAt" };
-	it("anonymous viewers see public and token-gated ready videos only", () => {
-		expect(visibilityFilter(null)).toEqual({
-			"access.kind": { $in: ["public", "token"] },
-			status: "ready",
+	const me = { address: "0xme", roles: ["viewer"] };
+	it("anonymous viewers see listed videos only; signed-in viewers also their own; admins all", () => {
+		expect(buildListQuery(base, null).visibility).toEqual({ orOwner: null });
+		expect(buildListQuery(base, me).visibility).toEqual({ orOwner: "0xme" });
+		expect(buildListQuery(base, { address: "0xa", roles: ["admin"] }).visibility).toBeNull();
+		// an owner listing their own videos sees all of them
+		expect(buildListQuery({ ...base, owner: "0xme" }, me).visibility).toBeNull();
+		expect(buildListQuery({ ...base, owner: "0xme" }, null).visibility).toEqual({
+			orOwner: null,
 		});
 	});
-	it("signed-in viewers also see their own", () => {
-		const f = visibilityFilter({ address: "0xme", roles: ["viewer"] }) as any;
-		expect(f.$or).toContainEqual({ owner: "0xme" });
+	it.each([
+		["harbour", [["harbour"]], false],
+		["  Harbour   CRANES ", [["harbour"], ["cranes"]], false],
+		["a.*b(", [["a", "b"]], false],
+		["harb(our", [["harb", "our"]], false],
+		[".*", [], true],
+		["ok ***", [["ok"]], true],
+		["Ünïcode Straße", [["ünïcode"], ["straße"]], false],
+		[`"x" OR y* NEAR(z)`, [["x"], ["or"], ["y"], ["near", "z"]], false],
+	])("cuts q %j into word tokens %j (matches nothing: %s)", (q, words, nothing) => {
+		const l = buildListQuery({ ...base, q }, null);
+		expect(l.words).toEqual(words);
+		expect(l.matchesNothing).toBe(nothing);
 	});
-	it("admins see everything", () => {
-		expect(visibilityFilter({ address: "0xa", roles: ["admin"] })).toBeNull();
+	it("keeps at most 8 words and 64 characters a token", () => {
+		const l = buildListQuery({ ...base, q: `${"w ".repeat(20)}${"x".repeat(100)}` }, null);
+		expect(l.words).toHaveLength(8);
+		expect(tokenize("y".repeat(100))[0]).toHaveLength(64);
 	});
-	it("escapes search words so regex syntax is literal", () => {
-		const { query, offset, limit, sort } = buildListQuery(
-			{ ...base, q: "a.*b(" },
-			{ address: "x", roles: ["admin"] },
+	it("sorts by relevance when searching and newest first otherwise, unless told", () => {
+		expect(buildListQuery({ page: 1, pageSize: 5 }, null).sort).toEqual({
+			field: "createdAt",
+			dir: -1,
+		});
+		expect(buildListQuery({ page: 1, pageSize: 5, q: "x" }, null).sort).toEqual({
+			field: "relevance",
+			dir: 1,
+		});
+		expect(buildListQuery({ page: 1, pageSize: 5, q: "x", sort: "title" }, null).sort).toEqual({
+			field: "title",
+			dir: 1,
+		});
+		expect(buildListQuery({ ...base, sort: "password" }, null).sort).toEqual({
+			field: "createdAt",
+			dir: -1,
+		});
+	});
+	it("pages by offset, or from a cursor (which replaces the offset)", () => {
+		expect(buildListQuery(base, null)).toMatchObject({ offset: 10, limit: 10, cursor: null });
+		const c = encodeCursor({ s: "-createdAt", v: 5, r: 1 });
+		expect(buildListQuery({ ...base, cursor: c }, null)).toMatchObject({
+			offset: 0,
+			cursor: c,
+		});
+		expect(() => buildListQuery({ ...base, cursor: "a b" }, null)).toThrow(ValidationError);
+	});
+	it("decodes only cursors made for the same sort", () => {
+		const c = encodeCursor({ s: "-createdAt", v: 5, r: 1 });
+		expect(decodeCursor(c, { field: "createdAt", dir: -1 })).toEqual({
+			s: "-createdAt",
+			v: 5,
+			r: 1,
+		});
+		expect(() => decodeCursor(c, { field: "createdAt", dir: 1 })).toThrow(ValidationError);
+		expect(() => decodeCursor("bm90IGpzb24", { field: "createdAt", dir: -1 })).toThrow(
+			ValidationError,
 		);
-		expect(offset).toBe(10);
-		expect(limit).toBe(10);
-		expect(sort).toEqual(["-createdAt"]);
-		const re = (query as any).$or[0].title as RegExp;
-		expect(re.test("xa.*b(y")).toBe(true);
-		expect(re.test("axxb(")).toBe(false);
-		expect(escapeRegExp("$^")).toBe("\\$\\^");
 	});
-	it("falls back to the default sort for an unknown one", () => {
-		expect(buildListQuery({ ...base, sort: "password" }, null).sort).toEqual(["-createdAt"]);
-	});
-	it("combines filters with $and", () => {
-		const { query } = buildListQuery(
-			{ ...base, tag: "Cats", owner: "0xo", status: "ready" },
-			null,
-		) as any;
-		expect(query.$and).toEqual(
-			expect.arrayContaining([{ owner: "0xo" }, { status: "ready" }, { tags: "cats" }]),
-		);
+	it("normalises the tag and passes filters through", () => {
+		expect(
+			buildListQuery({ ...base, tag: " Cats ", owner: "0xo", status: "ready" }, null),
+		).toMatchObject({ tag: "cats", owner: "0xo", status: "ready" });
 	});
 });

@@ -1,6 +1,6 @@
 /**
- * The metadata contract over the embedded backend (an NeDB file under DATA_DIR), plus what only a
- * file store has to show: the records survive a restart of the node.
+ * The metadata contract over the embedded backend (SQLite under DATA_DIR), plus what only a file
+ * store has to show: the records survive a restart of the node.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -8,27 +8,27 @@ import path from "node:path";
 import { createTestBroker } from "../../helpers/broker";
 import { describeMetadataContract } from "./contract";
 
-describeMetadataContract("nedb", async () => {
+describeMetadataContract("sqlite", async () => {
 	const t = await createTestBroker({ services: ["metadata"] });
 	return { broker: t.broker, cleanup: () => t.stop() };
 });
 
-describe("metadata on nedb: persistence", () => {
+describe("metadata on sqlite: persistence", () => {
 	let dir: string;
 	beforeAll(() => {
-		dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-nedb-"));
+		dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-sqlite-"));
 	});
 	afterAll(() => {
 		fs.rmSync(dir, { recursive: true, force: true });
 	});
 
-	it("keeps records and their status in DATA_DIR/videos.db across a restart", async () => {
+	it("keeps records and their status in DATA_DIR/streamgate.sqlite across a restart", async () => {
 		const first = await createTestBroker({ services: ["metadata"], env: { DATA_DIR: dir } });
 		await first.broker.call("metadata.create", { id: "keep-1", owner: "0xabc", title: "kept" });
 		await first.broker.call("metadata.setStatus", { id: "keep-1", status: "queued" });
 		await first.broker.call("metadata.update", { id: "keep-1", title: "kept and edited" });
 		await first.stop();
-		expect(fs.existsSync(path.join(dir, "videos.db"))).toBe(true);
+		expect(fs.existsSync(path.join(dir, "streamgate.sqlite"))).toBe(true);
 
 		const second = await createTestBroker({ services: ["metadata"], env: { DATA_DIR: dir } });
 		try {
