@@ -93,7 +93,13 @@ export interface RedisServer {
  * Starts `redis-server` on 127.0.0.1 and a free port (or `port`), without persistence, and waits
  * until it accepts connections.
  */
-export async function startRedisServer(opts: { port?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+	opts: {
+		port?: number;
+		/** More redis-server arguments, after the defaults (e.g. persistence into a dir). */
+		args?: string[];
+	} = {},
+): Promise<RedisServer> {
 	const port = opts.port ?? (await freePort());
 	let proc: ChildProcess | null = null;
 	let out = "";
@@ -102,7 +108,17 @@ export async function startRedisServer(opts: { port?: number } = {}): Promise<Re
 		if (proc && proc.exitCode === null && proc.signalCode === null) return;
 		const p = spawn(
 			REDIS_SERVER_BIN,
-			["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+			[
+				"--port",
+				String(port),
+				"--bind",
+				"127.0.0.1",
+				"--save",
+				"",
+				"--appendonly",
+				"no",
+				...(opts.args ?? []),
+			],
 			{ stdio: ["ignore", "pipe", "pipe"] },
 		);
 		proc = p;
