@@ -1,9 +1,10 @@
 /**
  * `npm run repl`: a node that joins the cluster (same TRANSPORTER and NAMESPACE) hosting no
- * services, and opens the Moleculer REPL (`nodes`, `services`, `call metadata.search`), plus two
+ * services, and opens the Moleculer REPL (`nodes`, `services`, `call metadata.search`), plus
  * StreamGate commands:
  *   transcoders   every transcoder node: CPUs, GPUs, verified encoders, labels, score, load/max
  *   jobs          job counts by state and the latest failures with their reasons
+ *   orphans       output folders no live video owns (dry run); `orphans clean` removes them
  */
 import type { ServiceBroker } from "moleculer";
 import { ServiceBroker as Broker } from "moleculer";
@@ -91,6 +92,57 @@ const customCommands = [
 		},
 	},
 ];
+	{
+		command: "orphans [clean]",
+		description: "Output folders no live video owns (a dry run); `orphans clean` removes them",
+		async action(broker: ServiceBroker, args: { clean?: string }, helpers: ReplHelpers) {
+			const clean = args.clean === "clean";
+			let res: {
+				orphans: {
+					path: string;
+					kind: string;
+					files: number;
+					bytes: number;
+					reason: string;
+				}[];
+				removed: number;
+			};
+			try {
+				res = await broker.call(
+					clean ? "worker.cleanOrphans" : "worker.orphans",
+					{},
+					{ timeout: 60_000 },
+				);
+			} catch (err) {
+				console.log(
+					`worker.${clean ? "cleanOrphans" : "orphans"} failed: ${(err as Error).message}`,
+				);
+				return;
+			}
+			if (res.orphans.length === 0) {
+				console.log("No orphaned output folders.");
+				return;
+			}
+			const bold = helpers.kleur.bold;
+			console.log(
+				helpers.table([
+					[bold("Folder"), bold("Kind"), bold("Files"), bold("Bytes"), bold("Why")],
+					...res.orphans.map(o => [
+						o.path,
+						o.kind,
+						String(o.files),
+						String(o.bytes),
+						o.reason,
+					]),
+				]),
+			);
+			console.log(
+				clean
+					? `Removed ${res.removed} folder(s).`
+					: "Dry run: `orphans clean` removes them.",
+			);
+		},
+	},
 
 async function main(): Promise<void> {
 	// Quiet by default (the REPL owns the terminal) and no metrics port to collide with a node's.

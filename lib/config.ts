@@ -89,6 +89,14 @@ function str(env: Env, name: string, def: string): string {
 
 function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
 	const raw = env[name];
+	/** What a source may be before it is refused at probe (MAX_INPUT_PIXELS, MAX_DURATION, MAX_FRAME_RATE). */
+	sourceLimits: { maxPixels: number; maxDurationSec: number; maxFps: number };
+	/** Jobs a creator may have queued before further ones wait behind other creators' (FAIR_SHARE_JOBS). */
+	fairShareJobs: number;
+	/** Address-space cap of one ffmpeg, bytes (FFMPEG_MAX_MEMORY; 0 = none); applied with prlimit. */
+	ffmpegMaxMemory: number;
+	/** How long a superseded output version stays for players that loaded its manifests (OUTPUT_GRACE). */
+	outputGraceSec: number;
 	if (raw === undefined || raw === "") return def;
 	if (!/^\d+$/.test(raw.trim()))
 		throw new ConfigError(name, `must be a whole number, got '${raw}'`);
@@ -369,3 +377,11 @@ export function loadConfig(env: Env = process.env): Config {
 		auditRetentionDays: int(env, "AUDIT_RETENTION_DAYS", 90, 0, 36_500),
 	};
 }
+		sourceLimits: {
+			maxPixels: int(env, "MAX_INPUT_PIXELS", 7680 * 4320, 1),
+			maxDurationSec: seconds(env, "MAX_DURATION", "6h", 1, 7 * 86400),
+			maxFps: int(env, "MAX_FRAME_RATE", 240, 1, 10_000),
+		},
+		fairShareJobs: int(env, "FAIR_SHARE_JOBS", 2, 1, 10_000),
+		ffmpegMaxMemory: int(env, "FFMPEG_MAX_MEMORY", 0, 0),
+		outputGraceSec: seconds(env, "OUTPUT_GRACE", "2m", 0, 86400),

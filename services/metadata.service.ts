@@ -69,6 +69,8 @@ const resultParams = {
 		encoder: { type: "string", optional: true, nullable: true },
 		attempts: { type: "number", integer: true, optional: true },
 	},
+		// The probe, stored at probe time: every enqueue routes the job by it.
+		source: { type: "object", optional: true },
 };
 
 export interface SearchParams {
@@ -339,6 +341,98 @@ const MetadataService: ServiceSchema = {
 					type: "array",
 					items: { type: "enum", values: [...VIDEO_STATUSES] },
 					min: 1,
+		/**
+		 * Starts a transcode attempt: `attempt` + 1, by compare-and-set, answered with the new
+		 * number (the lease). The attempt writes only under `videos/<id>/v<attempt>/` and may
+		 * publish only while it is still the latest (see `publishOutput`). Internal.
+		 */
+		beginAttempt: {
+			trust: "service",
+			params: { $$strict: true, id: idParam },
+			async handler(
+				ctx: Context<{ id: string }>,
+			): Promise<{ attempt: number; outputVersion: number | null }> {
+				const { id } = ctx.params;
+				for (let round = 1; round <= 10; round++) {
+					const current: Video = await this.load(id);
+					const prev = typeof current.attempt === "number" ? current.attempt : 0;
+					const next = Math.max(prev, current.outputVersion ?? 0) + 1;
+					// A record from before attempts were numbered has no field to compare with.
+					const fence =
+						typeof current.attempt === "number"
+							? { attempt: prev }
+							: { updatedAt: current.updatedAt };
+					const n = await this.adapter.updateMany(
+						{ _id: id, ...fence },
+						{ $set: { attempt: next, updatedAt: Date.now() } },
+					);
+					if (n === 1) {
+						await this.changed(ctx, current);
+						return { attempt: next, outputVersion: current.outputVersion ?? null };
+					}
+				}
+				throw new ConflictError(
+					`Video '${id}' changed too often to start a transcode attempt; try again.`,
+					{ id },
+					"ATTEMPT_CONFLICT",
+				);
+			},
+		},
+
+		/**
+		 * Publishes attempt `attempt`'s outputs: `outputVersion` := `attempt`, only if no newer
+		 * attempt began (compare-and-set on `attempt`). A superseded attempt, or one whose video
+		 * was deleted, gets 409 SUPERSEDED and must remove its own files. Internal.
+		 */
+		publishOutput: {
+			trust: "service",
+			params: {
+				$$strict: true,
+				id: idParam,
+				attempt: { type: "number", integer: true, min: 1 },
+			},
+			async handler(
+				ctx: Context<{ id: string; attempt: number }>,
+			): Promise<{ outputVersion: number; previous: number | null }> {
+				const { id, attempt } = ctx.params;
+				const superseded = (now: unknown) =>
+					new ConflictError(
+						`Transcode attempt ${attempt} of video '${id}' was superseded (${now}); its outputs are not published.`,
+						{ id, attempt, now },
+						"SUPERSEDED",
+					);
+				const current: Video | null = await this.load(id).catch((err: any) => {
+					if (err?.code === 404) return null;
+					throw err;
+				});
+				if (!current) throw superseded("the video was deleted");
+				if (current.attempt !== attempt)
+					throw superseded(`attempt ${current.attempt} is the latest`);
+				const n = await this.adapter.updateMany(
+					{ _id: id, attempt },
+					{ $set: { outputVersion: attempt, updatedAt: Date.now() } },
+				);
+				if (n === 0) throw superseded("a newer attempt began or the video was deleted");
+				await this.changed(ctx, current);
+				return { outputVersion: attempt, previous: current.outputVersion ?? null };
+			},
+		},
+
+		/** Records a video's probe (`source`: the router's cost, the transcoder's input). Internal. */
+		setSource: {
+			trust: "service",
+			params: { $$strict: true, id: idParam, source: { type: "object" } },
+			async handler(
+				ctx: Context<{ id: string; source: Record<string, unknown> }>,
+			): Promise<Video> {
+				const updated = await this.write(ctx.params.id, {
+					source: ctx.params.source as any,
+				});
+				await this.changed(ctx, updated);
+				return updated;
+			},
+		},
+
 				},
 				limit: { type: "number", integer: true, min: 1, max: 10_000, default: 1000 },
 			},

@@ -13,8 +13,26 @@ import os from "node:os";
 import path from "node:path";
 import { unprobedCapabilities, type TranscoderCapabilities } from "../lib/capabilities";
 import { loadConfig } from "../lib/config";
-import { DomainError, UnavailableError } from "../lib/errors";
-import { probeMedia, SourceInfo, transcodeToLadder, TranscodeResult } from "../lib/ffmpeg";
+import { ConflictError, DomainError, UnavailableError } from "../lib/errors";
+import {
+	abortedError,
+	checkSourceLimits,
+	probeMedia,
+	SourceInfo,
+	transcodeToLadder,
+	TranscodeResult,
+} from "../lib/ffmpeg";
+import { PermanentJobError } from "../lib/jobs";
+import {
+	findOrphans,
+	removeOrphans,
+	stagingPrefix,
+	STAGING_DIR,
+	versionDir,
+	versionPrefix,
+	writePointers,
+} from "../lib/outputs/versions";
+import type { Video } from "../lib/videos/video";
 import { putDirectory, withLocalFile } from "../lib/storage/local";
 import { assertSafeKey, videoPrefix } from "../lib/storage";
 import { estimateJobCost, type LoadReport } from "../lib/routing";
@@ -44,11 +62,19 @@ export interface TranscodeParams {
 	/** Storage key of the original, e.g. `uploads/<id>`. */
 	key: string;
 	source?: SourceInfo;
+	/**
+	 * The attempt's lease (`metadata.beginAttempt`): outputs go to `videos/<id>/v<attempt>/` and
+	 * are published by compare-and-set. Without it (tools, tests) the ladder is written straight
+	 * into `videos/<id>/`, unfenced.
+	 */
+	attempt?: number;
 }
 
 export interface TranscodeReply extends Omit<TranscodeResult, "files"> {
 	transcodedBy: string;
 	files: number;
+	/** The published version (fenced attempts). */
+	outputVersion?: number;
 }
 
 /** What `transcoder.capabilities` answers: the probe's result and the live load. */
@@ -58,11 +84,24 @@ export interface CapabilitiesReply extends TranscoderCapabilities {
 }
 
 interface RunningJob {
+	attempt: number;
 	abort: AbortController;
 	promise: Promise<TranscodeReply>;
 	startedAt: number;
 	cost: number;
 	percent: number;
+	/** ffmpeg's watchdog (the leader of ffmpeg's process group). */
+	pid?: number;
+}
+
+/** True while a process with this pid exists. */
+function isAlive(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (err) {
+		return (err as NodeJS.ErrnoException).code === "EPERM";
+	}
 }
 
 const TranscoderService: ServiceSchema<TranscoderSettings> = {
@@ -115,13 +154,26 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 				id: { type: "string", pattern: ID_PATTERN },
 				key: { type: "string", min: 1, max: 512 },
 				source: { type: "object", optional: true },
+				attempt: { type: "number", integer: true, min: 1, optional: true },
 			},
 			async handler(ctx: Context<TranscodeParams>): Promise<TranscodeReply> {
 				const { id, key } = ctx.params;
+				const attempt = ctx.params.attempt ?? 0;
 				assertSafeKey(key);
-				// The same video asked twice (a restarted worker retrying): join the running job.
-				const running = this.jobs.get(id);
-				if (running) return running.promise;
+				// The same attempt asked twice (a restarted worker retrying): join the running job.
+				const running: RunningJob | undefined = this.jobs.get(id);
+				if (running && running.attempt === attempt) return running.promise;
+				if (running && running.attempt > attempt)
+					throw new ConflictError(
+						`Attempt ${attempt} of '${id}' is superseded: attempt ${running.attempt} runs here.`,
+						{ id, attempt, running: running.attempt },
+						"SUPERSEDED",
+					);
+				if (running) {
+					// A newer attempt: the old one here is stale; stop it and start over.
+					running.abort.abort(new Error(`superseded by attempt ${attempt}`));
+					await running.promise.catch(() => {});
+				}
 				// Draining (SIGTERM): retryable, so the queue sends it to another node.
 				if (this.broker.stopping)
 					throw new UnavailableError(
@@ -136,6 +188,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 				const abort = new AbortController();
 				const cost = estimateJobCost(ctx.params.source) ?? 0;
 				const job: RunningJob = {
+					attempt,
 					abort,
 					promise: null!,
 					startedAt: Date.now(),
@@ -148,9 +201,38 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 				try {
 					return await job.promise;
 				} finally {
-					this.jobs.delete(id);
+					if (this.jobs.get(id) === job) this.jobs.delete(id);
 					this.reportLoad();
 				}
+			},
+		},
+
+		/**
+		 * Stops this node's transcode of a video (the worker's timeout, a deleted video): ffmpeg
+		 * gets SIGTERM, then SIGKILL, and the attempt's files are removed. With `attempt`, only
+		 * that attempt or an older one is stopped. The worker calls it on every transcoder node.
+		 */
+		cancel: {
+			trust: "service",
+			params: {
+				$$strict: true,
+				id: { type: "string", pattern: ID_PATTERN },
+				attempt: { type: "number", integer: true, min: 0, optional: true },
+				reason: { type: "string", max: 200, optional: true },
+			},
+			async handler(
+				ctx: Context<{ id: string; attempt?: number; reason?: string }>,
+			): Promise<{ nodeID: string; cancelled: boolean }> {
+				const { id, attempt, reason } = ctx.params;
+				const job: RunningJob | undefined = this.jobs.get(id);
+				if (!job || (attempt !== undefined && job.attempt > attempt))
+					return { nodeID: this.broker.nodeID, cancelled: false };
+				this.logger.warn(
+					`Cancelling the transcode of ${id} (attempt ${job.attempt}): ${reason ?? "cancelled"}`,
+				);
+				job.abort.abort(new Error(reason ?? "cancelled"));
+				await job.promise.catch(() => {});
+				return { nodeID: this.broker.nodeID, cancelled: true };
 			},
 		},
 	},
@@ -161,17 +243,37 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 			signal: AbortSignal,
 			job: RunningJob,
 		): Promise<TranscodeReply> {
-			const { id, key, source } = ctx.params;
+			const { id, key } = ctx.params;
+			const source = ctx.params.source as SourceInfo | undefined;
+			const attempt = job.attempt;
 			const node = this.broker.nodeID;
-			const local = this.storage.localPath?.(videoPrefix(id).replace(/\/$/, ""));
-			const work = local ?? (await fsp.mkdtemp(path.join(os.tmpdir(), `sg-out-${id}-`)));
+			// Refused before any ffmpeg: a source beyond MAX_INPUT_PIXELS / MAX_DURATION / MAX_FRAME_RATE.
+			if (source) {
+				try {
+					checkSourceLimits(source, config.sourceLimits);
+				} catch (err) {
+					throw new PermanentJobError((err as Error).message, "SOURCE_TOO_LARGE");
+				}
+			}
+			const videoDir = this.storage.localPath?.(videoPrefix(id).replace(/\/$/, ""));
+			// Fenced: this attempt's own folder; unfenced (no attempt): the video's folder.
+			const target = attempt ? versionPrefix(id, attempt) : videoPrefix(id);
+			const local = this.storage.localPath?.(target.replace(/\/$/, ""));
+			if (attempt && videoDir) await this.removeStaleScratch(videoDir, attempt);
+			const work =
+				local ??
+				(await fsp.mkdtemp(path.join(os.tmpdir(), `sg-out-${process.pid}-${id}-`)));
+			let published = false;
 			try {
 				const caps: TranscoderCapabilities = this.capabilities;
 				const ladder = (input: string, hw: boolean) =>
 					transcodeToLadder({
 						input,
-						outDir: work,
-						source: source as SourceInfo | undefined,
+						outDir: local ?? path.join(work, "out"),
+						// On a disk, scratch beside the version folder, so the final move is a rename.
+						tmpDir: attempt && videoDir ? videoDir : undefined,
+						scratchPrefix: attempt ? stagingPrefix(attempt) : undefined,
+						source,
 						ffmpegPath: this.settings.ffmpegPath,
 						ffprobePath: this.settings.ffprobePath,
 						threads: this.settings.threads || undefined,
@@ -181,6 +283,12 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 						gpuScale: hw && caps.gpuScale,
 						signal,
 						logger: this.logger,
+						// Own process group (a drain under systemd keeps it), dies with this process.
+						isolate: true,
+						// An address-space cap breaks CUDA's mappings: software encodes only.
+						maxMemoryBytes:
+							!hw && config.ffmpegMaxMemory ? config.ffmpegMaxMemory : undefined,
+						onSpawn: pid => (job.pid = pid),
 						onProgress: p => {
 							job.percent = p.percent;
 							void this.announce("video.progress", { id, node, ...p });
@@ -203,15 +311,131 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 					}
 				});
 				// Non-disk storage: ship the finished folder to the bucket.
-				if (!local) await putDirectory(this.storage, videoPrefix(id), work);
+				if (!local) await putDirectory(this.storage, target, path.join(work, "out"));
+				if (signal.aborted) throw abortedError("The transcode", signal.reason);
+				const dir = attempt ? `${versionDir(attempt)}/` : "";
+				if (attempt) {
+					await this.publish(id, attempt);
+					published = true;
+				}
 				this.logger.info(
-					`[req ${ctx.requestID}] transcoded ${id}: ${result.renditions.map(r => r.name).join(", ")} in ${result.elapsedMs} ms with ${result.encoder}`,
+					`[req ${ctx.requestID}] transcoded ${id}${attempt ? ` (attempt ${attempt})` : ""}: ${result.renditions.map(r => r.name).join(", ")} in ${result.elapsedMs} ms with ${result.encoder}`,
 				);
-				return { ...result, files: result.files.length, transcodedBy: node };
+				return {
+					...result,
+					renditions: result.renditions.map(r => ({
+						...r,
+						playlist: `${dir}${r.playlist}`,
+					})),
+					files: result.files.length,
+					transcodedBy: node,
+					...(attempt ? { outputVersion: attempt } : {}),
+				};
+			} catch (err) {
+				// An attempt that a newer one overtook (its scratch removed, its ffmpeg cancelled)
+				// fails as SUPERSEDED, whatever broke: its caller must not record a failure.
+				if (attempt && (err as DomainError)?.type !== "SUPERSEDED") {
+					const now = await this.broker
+						.call<Video, { id: string }>("metadata.get", { id })
+						.catch((e: any) => (e?.code === 404 ? null : undefined));
+					if (now === null || (now && (now.attempt ?? 0) > attempt))
+						throw new ConflictError(
+							`Transcode attempt ${attempt} of video '${id}' was superseded (${now ? `attempt ${now.attempt} is the latest` : "the video was deleted"}): ${(err as Error).message}`,
+							{ id, attempt },
+							"SUPERSEDED",
+						);
+				}
+				throw err;
 			} finally {
 				if (!local) await fsp.rm(work, { recursive: true, force: true });
+				if (attempt && !published) await this.discardAttempt(id, attempt);
 			}
 		},
+
+		/**
+		 * Publishes attempt n: compare-and-set of `outputVersion` in metadata, then the pointer
+		 * files. A lost compare-and-set (a newer attempt began, the video was deleted) throws
+		 * SUPERSEDED and the caller removes this attempt's files. Pointers are written until
+		 * they lead to the version metadata names, so two publishers that overlap converge on it.
+		 */
+		async publish(id: string, attempt: number) {
+			const res: { previous: number | null } = await this.broker.call(
+				"metadata.publishOutput",
+				{ id, attempt },
+			);
+			let version = attempt;
+			for (let round = 0; round < 5; round++) {
+				await writePointers(this.storage, id, version);
+				const now = await this.broker
+					.call<Video, { id: string }>("metadata.get", { id })
+					.catch(() => null);
+				const current = now?.outputVersion ?? null;
+				if (current === null || current === version) break;
+				version = current;
+			}
+			// Superseded versions stay for OUTPUT_GRACE (players that loaded the old manifests).
+			const grace = config.outputGraceSec * 1000;
+			const sweep = () => void this.cleanVideo(id, grace);
+			if (res.previous !== null || grace === 0) {
+				if (grace === 0) await this.cleanVideo(id, 0);
+				else {
+					const t = setTimeout(sweep, grace + 1000);
+					t.unref();
+				}
+			}
+		},
+
+		/** Removes what no live attempt of this video owns (see lib/outputs findOrphans). */
+		async cleanVideo(id: string, graceMs: number) {
+			try {
+				const orphans = await findOrphans({
+					storage: this.storage,
+					ids: [id],
+					graceMs,
+					lookup: async vid => {
+						try {
+							return await this.broker.call("metadata.get", { id: vid });
+						} catch (err: any) {
+							if (err?.code === 404) return null;
+							throw err;
+						}
+					},
+				});
+				await removeOrphans(this.storage, orphans);
+			} catch (err) {
+				this.logger.warn(`Clean-up of ${id}'s outputs failed: ${(err as Error).message}`);
+			}
+		},
+
+		/** A failed, aborted or superseded attempt: its own files go; a deleted video's all go. */
+		async discardAttempt(id: string, attempt: number) {
+			try {
+				await this.storage.deletePrefix(versionPrefix(id, attempt));
+				const gone = await this.broker
+					.call("metadata.get", { id })
+					.then(() => false)
+					.catch((err: any) => err?.code === 404);
+				if (gone) await this.cleanVideo(id, 0);
+			} catch (err) {
+				this.logger.warn(
+					`Could not remove attempt ${attempt} of ${id}: ${(err as Error).message}`,
+				);
+			}
+		},
+
+		/** Scratch folders of older attempts of this video (a killed node's, a superseded one's). */
+		async removeStaleScratch(videoDir: string, attempt: number) {
+			const names = await fsp.readdir(videoDir).catch(() => [] as string[]);
+			for (const name of names) {
+				const m = STAGING_DIR.exec(name);
+				if (!m || (m[1] && Number(m[1]) >= attempt)) continue;
+				await fsp.rm(path.join(videoDir, name), { recursive: true, force: true });
+				this.logger.info(
+					`Removed the stale scratch folder ${name} of ${path.basename(videoDir)}.`,
+				);
+			}
+		},
+
 		/** The `transcoder.load` payload: running jobs and the cost still to do. */
 		loadReport(): LoadReport {
 			let queuedCost = 0;
@@ -255,7 +479,14 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 			`transcoder: ffmpeg '${this.settings.ffmpegPath}', up to ${this.settings.maxJobs} concurrent jobs, preset ${this.settings.preset}, encoder ${this.capabilities.encoder}${this.capabilities.hwaccel ? ` (${this.capabilities.hwaccel} decode${this.capabilities.gpuScale ? " + scale_cuda" : ""})` : ""}${probed ? "" : " (not probed)"}`,
 		);
 	},
-	started() {
+	async started() {
+		// Scratch folders of a process of this machine that died (kill -9) while shipping to S3.
+		const tmp = os.tmpdir();
+		for (const name of await fsp.readdir(tmp).catch(() => [] as string[])) {
+			const m = /^sg-out-(\d+)-/.exec(name);
+			if (!m || Number(m[1]) === process.pid || isAlive(Number(m[1]))) continue;
+			await fsp.rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => {});
+		}
 		this.loadTimer = setInterval(() => this.reportLoad(), this.settings.loadIntervalMs);
 		this.loadTimer.unref();
 		this.reportLoad();

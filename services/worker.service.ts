@@ -19,6 +19,8 @@ import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
 import type { Video } from "../lib/videos/video";
 import type { SourceInfo } from "../lib/ffmpeg";
+import { findOrphans, removeOrphans, type Orphan } from "../lib/outputs/versions";
+import { createStorageMixin } from "../mixins/storage.mixin";
 
 const config = loadConfig();
 
@@ -36,6 +38,10 @@ export interface WorkerSettings extends ServiceSettingSchema {
 	lockMs: number;
 	/** How often videos left queued or processing without a job are queued again. */
 	sweepEveryMs: number;
+	/** Jobs of one creator queued before the next ones wait behind other creators'. */
+	fairShareJobs: number;
+	/** Superseded output versions stay this long (players holding the old manifests). */
+	outputGraceMs: number;
 }
 
 interface TranscodeJob {
@@ -43,11 +49,13 @@ interface TranscodeJob {
 	key: string;
 	/** The upload's probe: the router's job cost, and the transcoder skips its own probe. */
 	source?: SourceInfo;
+	/** The creator (per-creator fairness). */
+	owner?: string;
 }
 
 const WorkerService: ServiceSchema<WorkerSettings> = {
 	name: "worker",
-	mixins: [ErrorsMixin, AuditMixin],
+	mixins: [ErrorsMixin, AuditMixin, createStorageMixin(config)],
 	settings: {
 		redisUrl: config.redisUrl,
 		namespace: config.namespace,
@@ -60,6 +68,8 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		sweepEveryMs: 30_000,
 	},
 	dependencies: ["metadata"],
+		fairShareJobs: config.fairShareJobs,
+		outputGraceMs: config.outputGraceSec * 1000,
 
 	actions: {
 		/** Jobs by state: `{ counts, jobs }` (newest first). */
@@ -88,6 +98,39 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 
 		/** Retries a failed job (`transcode:<videoId>`): the video goes back to queued. */
 		retry: {
+		/** Output folders no live video owns, listed (a dry run of `cleanOrphans`). Admin. */
+		orphans: {
+			trust: "admin",
+			params: {
+				$$strict: true,
+				graceSec: { type: "number", integer: true, min: 0, convert: true, optional: true },
+			},
+			async handler(ctx: Context<{ graceSec?: number }>) {
+				const g = ctx.params.graceSec;
+				return this.cleanOrphans(true, g === undefined ? undefined : g * 1000);
+			},
+		},
+
+		/** Removes the output folders no live video owns; answers what went. Admin. */
+		cleanOrphans: {
+			trust: "admin",
+			params: {
+				$$strict: true,
+				graceSec: { type: "number", integer: true, min: 0, convert: true, optional: true },
+			},
+			async handler(ctx: Context<{ graceSec?: number }>) {
+				const g = ctx.params.graceSec;
+				const res = await this.cleanOrphans(false, g === undefined ? undefined : g * 1000);
+				this.audit(ctx, {
+					action: "maintenance.orphans.clean",
+					target: "videos/",
+					result: "ok",
+					data: { removed: res.removed },
+				});
+				return res;
+			},
+		},
+
 			params: {
 				$$strict: true,
 				id: { type: "string", pattern: /^transcode:[A-Za-z0-9_-]{1,64}$/ },
@@ -97,26 +140,50 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				await ctx.call("metadata.setStatus", { id: videoId, status: "queued" });
 				const job = await this.queue.get(ctx.params.id);
 				if (job) await this.queue.retry(ctx.params.id);
-				else await this.enqueue(videoId, `uploads/${videoId}`);
+				else {
+					const video: Video = await this.broker.call("metadata.get", { id: videoId });
+					await this.enqueueVideo(video);
+				}
 				this.audit(ctx, { action: "job.retry", target: ctx.params.id, result: "ok" });
 				return { id: ctx.params.id, retried: true };
 			},
 		},
+				// The job carries the probe either way: the attempt reads it from the video when
+				// an old job's data has none (see processTranscode), so a heavy job stays heavy.
 	},
 
 	events: {
-		/** A finished, probed upload: queue its transcode. */
-		async "video.uploaded"(ctx: Context<{ id: string; key: string; source?: SourceInfo }>) {
-			await this.enqueue(ctx.params.id, ctx.params.key, ctx.params.source);
+		/** A finished, probed upload: its probe goes on the video, then its transcode is queued. */
+		async "video.uploaded"(
+			ctx: Context<{ id: string; key: string; owner?: string; source?: SourceInfo }>,
+		) {
+			const { id, key, owner, source } = ctx.params;
+			if (source)
+				await this.broker
+					.call("metadata.setSource", { id, source })
+					.catch((err: Error) =>
+						this.logger.warn(`Could not record the probe of ${id}: ${err.message}`),
+					);
+			await this.enqueue(id, key, source, owner);
+		},
+
+		/** A deleted video: its running transcode stops wherever it runs (and removes its files). */
+		async "video.deleted"(ctx: Context<{ id: string }>) {
+			await this.cancelEverywhere(ctx.params.id, undefined, "the video was deleted");
 		},
 	},
 
 	methods: {
-		async enqueue(videoId: string, key: string, source?: SourceInfo) {
+		async enqueue(videoId: string, key: string, source?: SourceInfo, owner?: string) {
 			const added = await this.queue.add(
 				"transcode",
 				videoId,
-				{ videoId, key, ...(source ? { source } : {}) } satisfies TranscodeJob,
+				{
+					videoId,
+					key,
+					...(source ? { source } : {}),
+					...(owner ? { owner } : {}),
+				} satisfies TranscodeJob,
 				{
 					attempts: this.settings.attempts,
 					backoffMs: this.settings.backoffMs,
@@ -126,13 +193,70 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			else this.logger.debug(`transcode:${videoId} already pending`);
 			return added;
 		},
+					...(owner ? { group: owner, fairShare: this.settings.fairShareJobs } : {}),
 
 		/** One attempt of a transcode job. */
 		async processTranscode(job: JobRun<TranscodeJob>) {
-			const { videoId, key, source } = job.data;
+			const { videoId, key } = job.data;
 			let video: Video;
 			try {
 				video = await this.broker.call("metadata.get", { id: videoId });
+		/** Queues a video's transcode with the probe stored on it (re-queue, sweep, retry). */
+		async enqueueVideo(video: Video) {
+			return this.enqueue(
+				video.id,
+				`uploads/${video.id}`,
+				(video.source as SourceInfo | null | undefined) ?? undefined,
+				video.owner,
+			);
+		},
+
+		/**
+		 * The probe of a video: from the job, else the video, else probed now (a video from
+		 * before probes were stored) and recorded, so the router always has the job's cost.
+		 */
+		async sourceOf(job: JobRun<TranscodeJob>, video: Video): Promise<SourceInfo | undefined> {
+			const known = job.data.source ?? (video.source as SourceInfo | null | undefined);
+			if (known) return known;
+			try {
+				const source: SourceInfo = await this.broker.call("transcoder.probe", {
+					key: job.data.key,
+				});
+				await this.broker.call("metadata.setSource", { id: video.id, source });
+				return source;
+			} catch (err: any) {
+				// A refused source (too large, not media) fails the job with the probe's reason.
+				if (err?.code === 415)
+					throw new PermanentJobError(String(err.message), String(err.type));
+				this.logger.warn(`Could not probe ${video.id}: ${err?.message}`);
+				return undefined;
+			}
+		},
+
+		/** Asks every transcoder node to stop its run of `id` (up to `attempt`). */
+		async cancelEverywhere(id: string, attempt?: number, reason?: string) {
+			const nodes = new Set<string>();
+			for (const s of this.broker.registry.getServiceList({ onlyAvailable: true }) as any[])
+				if (s.name === "transcoder") nodes.add(s.nodeID);
+			await Promise.all(
+				[...nodes].map(nodeID =>
+					this.broker
+						.call(
+							"transcoder.cancel",
+							{
+								id,
+								...(attempt !== undefined ? { attempt } : {}),
+								...(reason ? { reason } : {}),
+							},
+							{ nodeID, timeout: 30_000 },
+						)
+						.catch((err: Error) =>
+							this.logger.warn(`Could not cancel ${id} on ${nodeID}: ${err.message}`),
+						),
+				),
+			);
+		},
+
 			} catch (err: any) {
 				if (err?.code === 404)
 					throw new PermanentJobError(
@@ -142,14 +266,22 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				throw err;
 			}
 			if (video.status === "ready") return { skipped: "already ready" };
-			await this.setStatus(videoId, "processing", undefined, { attempts: job.attempt });
+			let lease: number | undefined;
 			try {
 				const res: any = await this.callTranscoder(
-					{ id: videoId, key, ...(source ? { source } : {}) },
+					{ id: videoId, key, attempt: lease, ...(source ? { source } : {}) },
 					job,
 				);
 				await this.setStatus(videoId, "ready", undefined, {
 					duration: res.duration,
+				const source = await this.sourceOf(job, video);
+				await this.setStatus(videoId, "processing", undefined, { attempts: job.attempt });
+				// The lease: this attempt's number; it writes only under videos/<id>/v<n>/ and
+				// publishes only while no newer attempt began.
+				const begun: { attempt: number } = await this.broker.call("metadata.beginAttempt", {
+					id: videoId,
+				});
+				lease = begun.attempt;
 					width: res.renditions.at(-1)?.width ?? null,
 					height: res.renditions.at(-1)?.height ?? null,
 					renditions: res.renditions.map((r: any) => ({
@@ -179,6 +311,18 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				const last = permanent || job.attempt >= job.maxAttempts;
 				const reason = {
 					code: String(err?.type ?? err?.code ?? "TRANSCODE_FAILED"),
+				// Whatever failed (a timeout above all), this attempt's ffmpeg stops wherever it runs.
+				if (lease !== undefined)
+					void this.cancelEverywhere(
+						videoId,
+						lease,
+						`attempt ${lease} failed: ${err?.message}`,
+					);
+				if (err?.type === "SUPERSEDED") {
+					// A newer attempt owns the video (or it was deleted): nothing to record here.
+					this.logger.info(`transcode:${videoId} attempt ${lease}: ${err.message}`);
+					return { superseded: true };
+				}
 					message: String(err?.message ?? err).slice(0, 2000),
 				};
 				this.logger.warn(
@@ -247,7 +391,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			let requeued = 0;
 			for (const v of videos) {
 				// A job another worker is running stays as it is; only orphans go back to queued.
-				const added = await this.enqueue(v.id, `uploads/${v.id}`);
+				const added = await this.enqueueVideo(v);
 				if (added) requeued++;
 				if (added && v.status === "processing")
 					await this.setStatus(v.id, "queued").catch(() => {});
@@ -264,6 +408,13 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				this.logger.info("Clean-up:", res);
 			} catch (err) {
 				this.logger.warn(`Clean-up failed: ${(err as Error).message}`);
+			try {
+				const res = await this.cleanOrphans(false);
+				if (res.orphans.length)
+					this.logger.info(`Clean-up: removed ${res.removed} orphaned output folder(s).`);
+			} catch (err) {
+				this.logger.warn(`Orphan clean-up failed: ${(err as Error).message}`);
+			}
 			}
 		},
 	},
@@ -272,6 +423,31 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		this.queue = (
 			this.settings.redisUrl
 				? new BullQueue<TranscodeJob>({
+
+		/**
+		 * Output folders no live video owns (lib/outputs findOrphans): a deleted video's, a killed
+		 * or superseded attempt's scratch, versions no longer published (after the grace).
+		 * `dryRun` lists them only.
+		 */
+		async cleanOrphans(
+			dryRun: boolean,
+			graceMs?: number,
+		): Promise<{ dryRun: boolean; orphans: Orphan[]; removed: number }> {
+			const orphans = await findOrphans({
+				storage: this.storage,
+				graceMs: graceMs ?? this.settings.outputGraceMs,
+				lookup: async id => {
+					try {
+						return await this.broker.call("metadata.get", { id });
+					} catch (err: any) {
+						if (err?.code === 404) return null;
+						throw err;
+					}
+				},
+			});
+			const removed = dryRun ? 0 : await removeOrphans(this.storage, orphans);
+			return { dryRun, orphans, removed };
+		},
 						name: "transcode",
 						prefix: `${this.settings.namespace}:bull`,
 						connection: redisOptionsFromUrl(this.settings.redisUrl),

@@ -222,6 +222,23 @@ export const API_ROUTES: RouteDef[] = [
 	},
 	{
 		method: "GET",
+		path: "/maintenance/orphans",
+		action: "worker.orphans",
+		summary:
+			"Output folders no live video owns (deleted videos, dead attempts' scratch, superseded versions): a dry run",
+		tag: "ops",
+		auth: "admin",
+	},
+	{
+		method: "POST",
+		path: "/maintenance/orphans/clean",
+		action: "worker.cleanOrphans",
+		summary: "Remove the output folders no live video owns; answers what went",
+		tag: "ops",
+		auth: "admin",
+	},
+	{
+		method: "GET",
 		path: "/cluster/nodes",
 		action: "monitor.nodes",
 		summary: "Nodes, their services, versions, uptime and CPU",

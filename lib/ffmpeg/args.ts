@@ -272,8 +272,11 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		"-dash_segment_type",
 		"mp4",
 		// movflags cmaf: the cmfc brand and CMAF constraints, so the same segments serve HLS.
+		// delay_moov + use_editlist: the init segment is written once the first packets are
+		// known, with an edit list that starts the video at its first presented frame. Without
+		// it, B-frames (dts two frames before pts) made video start 2 frames after the audio.
 		"-format_options",
-		"movflags=+cmaf",
+		"movflags=+cmaf+delay_moov:use_editlist=1",
 		"-init_seg_name",
 		OUTPUT_FILES.initSegment,
 		"-media_seg_name",

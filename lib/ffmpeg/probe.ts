@@ -5,6 +5,7 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 
+import { loadConfig } from "../config";
 import { MediaError } from "../errors";
 import { runProcess, type FfmpegLogger } from "./process";
 
@@ -86,6 +87,63 @@ export interface ProbeOptions {
 	allowedFormats?: readonly string[];
 	/** Accept a file without a video stream (`video: null`); default false. */
 	allowAudioOnly?: boolean;
+	/**
+	 * Largest source accepted (MediaError SOURCE_TOO_LARGE beyond it); default the configured
+	 * MAX_INPUT_PIXELS, MAX_DURATION and MAX_FRAME_RATE; null checks nothing.
+	 */
+	limits?: SourceLimits | null;
+}
+
+/** The bounds on a source: pixels per frame, seconds, frames per second. */
+export interface SourceLimits {
+	maxPixels: number;
+	maxDurationSec: number;
+	maxFps: number;
+}
+
+/** The configured limits (lib/config: MAX_INPUT_PIXELS, MAX_DURATION, MAX_FRAME_RATE). */
+export function configuredSourceLimits(): SourceLimits {
+	return loadConfig().sourceLimits;
+}
+
+/**
+ * Throws a MediaError (type SOURCE_TOO_LARGE, a sentence a person can read) when `source` is
+ * beyond `limits`: a decompression bomb (a tiny file of 16000×16000 frames), hours of video, an
+ * absurd frame rate. Checked before any transcode is launched.
+ */
+export function checkSourceLimits(source: SourceInfo, limits: SourceLimits): void {
+	const v = source.video;
+	const fail = (what: string, data: Record<string, unknown>): never => {
+		throw new MediaError(what, "SOURCE_TOO_LARGE", { ...data, limits: { ...limits } });
+	};
+	if (v) {
+		// Coded size is what the decoder allocates; display size is what the ladder sees.
+		const pixels = Math.max(v.width * v.height, v.codedWidth * v.codedHeight);
+		if (pixels > limits.maxPixels)
+			fail(
+				`The video is ${v.width}×${v.height} (${pixels.toLocaleString("en-US")} pixels per frame); ` +
+					`the most this service accepts is ${limits.maxPixels.toLocaleString("en-US")} pixels (MAX_INPUT_PIXELS).`,
+				{ width: v.width, height: v.height, pixels },
+			);
+		if (v.fps > limits.maxFps)
+			fail(
+				`The video runs at ${Math.round(v.fps * 100) / 100} frames per second; the most this service accepts is ${limits.maxFps} (MAX_FRAME_RATE).`,
+				{ fps: v.fps },
+			);
+	}
+	if (source.duration > limits.maxDurationSec)
+		fail(
+			`The file lasts ${formatSeconds(source.duration)}; the longest this service accepts is ${formatSeconds(limits.maxDurationSec)} (MAX_DURATION).`,
+			{ duration: source.duration },
+		);
+}
+
+function formatSeconds(sec: number): string {
+	const s = Math.round(sec);
+	const h = Math.floor(s / 3600);
+	const m = Math.floor((s % 3600) / 60);
+	const r = s % 60;
+	return h ? `${h} h ${m} min` : m ? `${m} min ${r} s` : `${r} s`;
 }
 
 /** The subset of ffprobe's JSON that we read. */
@@ -198,6 +256,8 @@ export async function probeMedia(file: string, opts: ProbeOptions = {}): Promise
 		}
 		info = { ...info, duration, bitRate: Math.round((info.size * 8) / duration) };
 	}
+	const limits = opts.limits === undefined ? configuredSourceLimits() : opts.limits;
+	if (limits) checkSourceLimits(info, limits);
 	return info;
 }
 

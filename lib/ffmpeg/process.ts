@@ -3,6 +3,7 @@
  * AbortSignal (SIGTERM, then SIGKILL after a grace) or a timeout. Knows nothing of a framework.
  */
 import { spawn } from "node:child_process";
+import { constants as osConstants } from "node:os";
 
 import { DomainError, UnavailableError } from "../errors";
 
@@ -30,7 +31,38 @@ export interface RunProcessOptions {
 	/** How many trailing stderr lines to keep for error reports (default 30). */
 	stderrLines?: number;
 	logger?: FfmpegLogger;
+	/**
+	 * Run the process in its own process group behind a watchdog (`sh`, see WATCHDOG_SCRIPT):
+	 * a SIGTERM sent to our process group (systemd's KillMode=control-group, `kill -- -PGID`)
+	 * does not reach it, so a draining node can let it finish; and it is SIGKILLed as soon as
+	 * this process dies, however it dies (kill -9 included), because the watchdog sees the
+	 * stdin pipe we hold close. Stopping it (abort, timeout) is ours: SIGTERM, then SIGKILL
+	 * to the whole group. Default false.
+	 */
+	isolate?: boolean;
+	/** With `isolate`: cap the address space (bytes) through `prlimit --as` (util-linux). */
+	maxMemoryBytes?: number;
+	/** Called with the pid once the process runs (the watchdog's, which leads the group). */
+	onSpawn?: (pid: number) => void;
 }
+
+/**
+ * The watchdog of an isolated process: runs "$@" in the background with stdin from /dev/null,
+ * a second background reader waits for EOF on our stdin pipe (this Node process died or let it
+ * go) and SIGKILLs the command; SIGTERM is passed on and waited for; the command's exit status
+ * (128 + n for signal n) is the watchdog's.
+ */
+export const WATCHDOG_SCRIPT = [
+	"exec 3<&0",
+	'"$@" </dev/null &',
+	"c=$!",
+	'{ cat <&3 >/dev/null 2>&1; kill -KILL "$c" 2>/dev/null; } &',
+	"w=$!",
+	`trap 'kill -TERM "$c" 2>/dev/null' TERM INT`,
+	'while :; do wait "$c"; s=$?; kill -0 "$c" 2>/dev/null || break; done',
+	'kill -TERM "$w" 2>/dev/null',
+	'exit "$s"',
+].join("\n");
 
 /** How a process ended; a non-zero `code` is not an error here, callers decide what it means. */
 export interface RunProcessResult {
@@ -62,7 +94,31 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
 
 	return new Promise((resolve, reject) => {
 		// stdin ignored: ffmpeg would otherwise read keys from it (and -nostdin says the same).
-		const child = spawn(opts.command, opts.args, { stdio: ["ignore", "pipe", "pipe"] });
+		// Isolated: stdin is the watchdog's lifeline instead, and the process leads its own group.
+		const isolate = opts.isolate === true;
+		const inner = [
+			...(isolate && opts.maxMemoryBytes
+				? ["prlimit", `--as=${opts.maxMemoryBytes}`, "--"]
+				: []),
+			opts.command,
+			...opts.args,
+		];
+		const child = isolate
+			? spawn("sh", ["-c", WATCHDOG_SCRIPT, "sg-watchdog", ...inner], {
+					stdio: ["pipe", "pipe", "pipe"],
+					detached: true,
+				})
+			: spawn(opts.command, opts.args, { stdio: ["ignore", "pipe", "pipe"] });
+		if (isolate) child.stdin?.on("error", () => {});
+		if (child.pid) opts.onSpawn?.(child.pid);
+		const killGroup = (sig: NodeJS.Signals): void => {
+			try {
+				if (isolate && child.pid) process.kill(-child.pid, sig);
+				else child.kill(sig);
+			} catch {
+				// already gone
+			}
+		};
 		const stderrTail: string[] = [];
 		let stdout = "";
 		let outBuf = "";
@@ -79,9 +135,10 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
 		const stop = (err: DomainError): void => {
 			if (stopping) return;
 			stopping = err;
-			// SIGTERM lets ffmpeg close its files; SIGKILL if it does not go within the grace.
+			// SIGTERM lets ffmpeg close its files (the watchdog passes it on and waits); SIGKILL
+			// to the whole group if it does not go within the grace.
 			child.kill("SIGTERM");
-			killTimer = setTimeout(() => child.kill("SIGKILL"), grace);
+			killTimer = setTimeout(() => killGroup("SIGKILL"), grace);
 			killTimer.unref();
 		};
 		const onAbort = (): void => stop(abortedError(name, opts.signal?.reason));
@@ -141,6 +198,11 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
 			} else reject(err);
 		});
 		child.on("exit", () => {
+			// The watchdog is gone: its reader (and anything else left in the group) goes too.
+			if (isolate) {
+				child.stdin?.destroy();
+				killGroup("SIGKILL");
+			}
 			// A grandchild that inherited our pipes must not hold the result back: give the pipes
 			// a moment to drain, then close them ourselves ('close' follows).
 			const drain = setTimeout(() => {
@@ -154,7 +216,13 @@ export function runProcess(opts: RunProcessOptions): Promise<RunProcessResult> {
 			pushErr(errBuf);
 			if (outBuf && opts.onStdoutLine) opts.onStdoutLine(outBuf);
 			if (stopping) reject(stopping);
-			else resolve({ code, signal, stdout, stderrTail });
+			else if (isolate && code !== null && code > 128 && code < 160) {
+				// The watchdog exits 128 + n when the command died of signal n.
+				const name = Object.entries(osConstants.signals).find(
+					([, n]) => n === code - 128,
+				)?.[0] as NodeJS.Signals | undefined;
+				resolve({ code: name ? null : code, signal: name ?? null, stdout, stderrTail });
+			} else resolve({ code, signal, stdout, stderrTail });
 		});
 	});
 }

@@ -69,6 +69,14 @@ export interface TranscodeOptions {
 	rungs?: readonly Rung[];
 	/** Scratch space (default: a hidden folder inside `outDir`, so the final move is a rename). */
 	tmpDir?: string;
+	/** Name prefix of the scratch folder (default ".transcode-"; a dot-name is never a key). */
+	scratchPrefix?: string;
+	/** ffmpeg in its own process group behind a watchdog (see `runProcess`'s `isolate`). */
+	isolate?: boolean;
+	/** With `isolate`: ffmpeg's address-space cap in bytes (prlimit --as). */
+	maxMemoryBytes?: number;
+	/** Told ffmpeg's pid (the watchdog's with `isolate`). */
+	onSpawn?: (pid: number) => void;
 	logger?: FfmpegLogger;
 	/** Thumbnail and storyboard (default true). */
 	images?: boolean;
@@ -171,7 +179,7 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 	await mkdir(outDir, { recursive: true });
 	const scratchParent = resolve(opts.tmpDir ?? outDir);
 	await mkdir(scratchParent, { recursive: true });
-	const work = await mkdtemp(join(scratchParent, ".transcode-"));
+	const work = await mkdtemp(join(scratchParent, opts.scratchPrefix ?? ".transcode-"));
 	try {
 		const args = buildTranscodeArgs({
 			input: opts.input,
@@ -212,6 +220,9 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 			killGraceMs: opts.killGraceMs,
 			onStdoutLine: parse,
 			logger,
+			isolate: opts.isolate,
+			maxMemoryBytes: opts.maxMemoryBytes,
+			onSpawn: opts.onSpawn,
 		});
 		if (run.code !== 0) {
 			const last = run.stderrTail.at(-1) ?? "no error output";
@@ -400,12 +411,13 @@ async function assertFile(dir: string, name: string): Promise<void> {
 	}
 }
 
-/** Clears our names in `outDir`, moves every file of `work` there, returns their names. */
+/**
+ * Moves every file of `work` into `outDir` and returns their names. Each file is renamed over
+ * its old version (atomic: a reader gets the old or the new file, never none), and only then are
+ * our names that the new result lacks removed, so a viewer never meets a missing file.
+ */
 async function moveInto(work: string, outDir: string): Promise<string[]> {
 	const existing = await readdir(outDir);
-	await Promise.all(
-		existing.filter(n => OWNED.test(n)).map(n => rm(join(outDir, n), { force: true })),
-	);
 	const names = (await readdir(work)).sort();
 	for (const name of names) {
 		const from = join(work, name);
@@ -413,12 +425,20 @@ async function moveInto(work: string, outDir: string): Promise<string[]> {
 		try {
 			await rename(from, to);
 		} catch (err) {
-			// A tmpDir on another filesystem: copy instead.
+			// A tmpDir on another filesystem: copy beside the target, then rename over it.
 			if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-			await copyFile(from, to);
+			const tmp = join(outDir, `.${name}.moving`);
+			await copyFile(from, tmp);
+			await rename(tmp, to);
 			await unlink(from);
 		}
 	}
+	const keep = new Set(names);
+	await Promise.all(
+		existing
+			.filter(n => OWNED.test(n) && !keep.has(n))
+			.map(n => rm(join(outDir, n), { force: true })),
+	);
 	return names;
 }
 

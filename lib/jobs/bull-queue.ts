@@ -8,6 +8,7 @@ import type { RedisOptions } from "ioredis";
 import { ConflictError, NotFoundError } from "../errors";
 import {
 	AddOptions,
+	fairRank,
 	isPermanent,
 	JobInfo,
 	JobQueue,
@@ -54,7 +55,22 @@ export class BullQueue<T = any> implements JobQueue<T> {
 				return false;
 			await existing.remove().catch(() => {});
 		}
+		// Fairness: a group's jobs beyond its share get a BullMQ priority (1, 2, …), and BullMQ
+		// runs jobs without one first; so other groups' first jobs overtake them.
+		let priority: number | undefined;
+		if (opts.group !== undefined) {
+			const pending = await this.queue.getJobs(
+				["waiting", "active", "delayed", "prioritized"],
+				0,
+				-1,
+			);
+			const mine = pending.filter(j => (j?.opts as any)?.group === opts.group).length;
+			const rank = fairRank(mine, opts.fairShare ?? 2);
+			if (rank > 0) priority = Math.min(rank, 2_097_152);
+		}
 		await this.queue.add(name, data, {
+			...(priority ? { priority } : {}),
+			...({ group: opts.group } as object),
 			jobId,
 			attempts: opts.attempts ?? this.opts.defaultAttempts ?? 3,
 			backoff: {

@@ -7,6 +7,7 @@ import { NotFoundError, ConflictError } from "../errors";
 import {
 	AddOptions,
 	backoffDelay,
+	fairRank,
 	isPermanent,
 	JobInfo,
 	JobQueue,
@@ -19,6 +20,10 @@ interface Entry<T> extends JobInfo<T> {
 	backoffMs: number;
 	runAt: number;
 	timer?: NodeJS.Timeout;
+	/** Fairness group and rank (see `fairRank`): lower ranks run first. */
+	group?: string;
+	rank: number;
+	seq: number;
 }
 
 export class MemoryQueue<T = any> implements JobQueue<T> {
@@ -30,6 +35,7 @@ export class MemoryQueue<T = any> implements JobQueue<T> {
 	private closed = false;
 	private readonly abort = new AbortController();
 	private readonly inflight = new Set<Promise<void>>();
+	private seq = 0;
 
 	constructor(
 		private readonly opts: {
@@ -44,6 +50,14 @@ export class MemoryQueue<T = any> implements JobQueue<T> {
 		const existing = this.jobs.get(id);
 		if (existing && ["waiting", "active", "delayed"].includes(existing.state)) return false;
 		const now = Date.now();
+		let rank = 0;
+		if (opts.group !== undefined) {
+			let pending = 0;
+			for (const j of this.jobs.values())
+				if (j.group === opts.group && ["waiting", "active", "delayed"].includes(j.state))
+					pending++;
+			rank = fairRank(pending, opts.fairShare ?? 2);
+		}
 		this.jobs.delete(id); // re-add moves it to the end (newest)
 		this.jobs.set(id, {
 			id,
@@ -57,6 +71,9 @@ export class MemoryQueue<T = any> implements JobQueue<T> {
 			createdAt: now,
 			finishedAt: null,
 			runAt: now,
+			group: opts.group,
+			rank,
+			seq: this.seq++,
 		});
 		this.trim();
 		this.pump();
@@ -69,11 +86,15 @@ export class MemoryQueue<T = any> implements JobQueue<T> {
 		this.pump();
 	}
 
+	/** Runs waiting jobs by fairness rank, then in order of arrival. */
 	private pump(): void {
 		if (!this.processor || this.closed) return;
-		for (const job of this.jobs.values()) {
+		const waiting = [...this.jobs.values()]
+			.filter(j => j.state === "waiting")
+			.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
+		for (const job of waiting) {
 			if (this.running >= this.concurrency) return;
-			if (job.state === "waiting") this.run(job);
+			this.run(job);
 		}
 	}
 
@@ -131,7 +152,7 @@ export class MemoryQueue<T = any> implements JobQueue<T> {
 	}
 
 	private info(j: Entry<T>): JobInfo<T> {
-		const { backoffMs: _b, runAt: _r, timer: _t, ...rest } = j;
+		const { backoffMs: _b, runAt: _r, timer: _t, group: _g, rank: _k, seq: _s, ...rest } = j;
 		return { ...rest };
 	}
 

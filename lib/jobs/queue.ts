@@ -32,6 +32,21 @@ export interface AddOptions {
 	attempts?: number;
 	/** First retry delay in ms; doubles each attempt. */
 	backoffMs?: number;
+	/**
+	 * Fairness group (a creator): a group's jobs beyond `fairShare` pending ones run after
+	 * other groups' jobs. No group: plain first in, first out.
+	 */
+	group?: string;
+	/** Pending jobs a group may have before the next ones wait behind others (default 2). */
+	fairShare?: number;
+}
+
+/**
+ * The rank of a group's next job: 0 while the group has fewer than `share` jobs pending, then
+ * 1 for the next `share`, 2 for the next … Jobs run by rank, then in order of arrival. Pure.
+ */
+export function fairRank(pendingInGroup: number, share: number): number {
+	return Math.floor(Math.max(0, pendingInGroup) / Math.max(1, share));
 }
 
 /** Given to a processor: which attempt this is, and a signal that fires when the queue closes. */

@@ -50,6 +50,12 @@ export interface Video {
 	error: { code: string; message: string } | null;
 	createdAt: number;
 	updatedAt: number;
+	/** The latest transcode attempt's number (its lease); absent before the first. */
+	attempt?: number;
+	/** The attempt whose outputs are published (`videos/<id>/v<n>/`); null/absent: none yet. */
+	outputVersion?: number | null;
+	/** The upload's probe (lib/ffmpeg SourceInfo), recorded at probe time. */
+	source?: Record<string, any> | null;
 }
 
 /** Which status may follow which. Same-status writes are allowed (progress, retries). */

@@ -4,7 +4,7 @@
  * can use end to end.
  */
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -277,6 +277,35 @@ suite("ffmpeg integration (probe + one-pass ladder)", () => {
 				// At most one report per second, apart from the final one.
 				if (i < progress.length - 1)
 					expect(stamps[i] - stamps[i - 1]).toBeGreaterThanOrEqual(990);
+			}
+		});
+
+		it("audio and video start together (within one frame) in the segments", async () => {
+			// The source starts both at 0; B-frames (superfast has them) used to push the video's
+			// first presented frame 2 frames (67 ms at 30 fps) behind the audio.
+			const clip = await makeClip({ dir, name: "avsync", width: 640, height: 360, seconds: 3 });
+			const src = await ffprobeJson(clip);
+			for (const st of src.streams) expect(Number(st.start_time)).toBe(0);
+			const out = join(dir, "avsync-out");
+			const result = await transcodeToLadder({ ...opts, input: clip, outDir: out });
+			const startOf = async (rep: string): Promise<number> => {
+				const file = join(out, `first-${rep}.mp4`);
+				await writeFile(
+					file,
+					Buffer.concat([
+						await readFile(join(out, `init-${rep}.m4s`)),
+						await readFile(join(out, `chunk-${rep}-00001.m4s`)),
+					]),
+				);
+				const st = (await ffprobeJson(file)).streams[0];
+				return Number(st.start_time);
+			};
+			const frame = 1 / result.renditions[0].frameRate;
+			const audio = await startOf(result.audio!.representationId);
+			for (const r of result.renditions) {
+				const video = await startOf(r.representationId);
+				expect(Math.abs(video)).toBeLessThan(frame);
+				expect(Math.abs(video - audio)).toBeLessThan(frame);
 			}
 		});
 

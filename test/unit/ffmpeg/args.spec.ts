@@ -126,7 +126,7 @@ describe("buildTranscodeArgs", () => {
 		expect(after(args, "-use_template")).toBe("1");
 		expect(after(args, "-use_timeline")).toBe("1");
 		expect(after(args, "-single_file")).toBe("0");
-		expect(after(args, "-format_options")).toBe("movflags=+cmaf");
+		expect(after(args, "-format_options")).toBe("movflags=+cmaf+delay_moov:use_editlist=1");
 		expect(after(args, "-init_seg_name")).toBe("init-$RepresentationID$.m4s");
 		expect(after(args, "-media_seg_name")).toBe("chunk-$RepresentationID$-$Number%05d$.m4s");
 	});

@@ -17,6 +17,13 @@ describe("loadConfig", () => {
 		expect(c.metricsPort).toBe(3030);
 		expect(c.redisUrl).toBeNull();
 		expect(c.uploadExpiryMs).toBe(24 * 3600 * 1000);
+		expect(c.sourceLimits).toEqual({
+			maxPixels: 7680 * 4320,
+			maxDurationSec: 6 * 3600,
+			maxFps: 240,
+		});
+		expect(c.fairShareJobs).toBe(2);
+		expect(c.ffmpegMaxMemory).toBe(0);
 		expect(c.auditRetentionDays).toBe(90);
 		expect(loadConfig({ AUDIT_RETENTION_DAYS: "0" }).auditRetentionDays).toBe(0);
 	});
@@ -59,6 +66,14 @@ describe("loadConfig", () => {
 		["PLAYBACK_SECRET", "short", /PLAYBACK_SECRET must be at least 16/],
 		["NAMESPACE", "a b", /NAMESPACE must be/],
 		["HEAVY_JOB_COST", "-1", /HEAVY_JOB_COST must be a number/],
+		["MAX_INPUT_PIXELS", "8k", /MAX_INPUT_PIXELS must be a whole number/],
+		["MAX_INPUT_PIXELS", "0", /MAX_INPUT_PIXELS must be between 1/],
+		["MAX_DURATION", "forever", /MAX_DURATION must be a duration/],
+		["MAX_DURATION", "0", /MAX_DURATION must be between 1s/],
+		["MAX_FRAME_RATE", "0", /MAX_FRAME_RATE must be between 1 and 10000/],
+		["FAIR_SHARE_JOBS", "0", /FAIR_SHARE_JOBS must be between 1/],
+		["FFMPEG_MAX_MEMORY", "-5", /FFMPEG_MAX_MEMORY must be a whole number/],
+		["OUTPUT_GRACE", "soon", /OUTPUT_GRACE must be a duration/],
 		["JWT_TTL", "2h", /JWT_TTL must be between 10s and 3600s/],
 		["JWT_TTL", "soon", /JWT_TTL must be a duration/],
 		["REFRESH_TTL", "10s", /REFRESH_TTL must be between 60s/],
