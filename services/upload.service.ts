@@ -10,17 +10,17 @@ import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
 import { ID_PATTERN } from "../lib/videos/video";
 import {
+	createFinishPorts,
 	createUploadEndpoint,
-	inspectUpload,
-	originalKey,
 	toUploadError,
+	UploadFinisher,
 	type CreatedUpload,
 	type FinishedUpload,
+	type FinishSweepResult,
 	type UploadAbortResult,
 	type UploadCleanupResult,
 	type UploadEndpointSettings,
 	type UploadInfo,
-	type VideoUploadedEvent,
 } from "../lib/upload";
 import { createStorageMixin } from "../mixins/storage.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
@@ -36,6 +36,8 @@ const config = loadConfig();
 
 export interface UploadSettings extends ServiceSettingSchema, UploadEndpointSettings {
 	ffprobePath: string;
+	/** How often complete uploads whose finish never landed are looked for (0: never). */
+	finishSweepEveryMs: number;
 }
 
 /** Params of `upload.get` and `upload.abort`. */
@@ -56,6 +58,7 @@ const UploadService: ServiceSchema<UploadSettings> = {
 		ffprobePath: config.ffprobePath,
 		redisUrl: config.redisUrl,
 		namespace: config.namespace,
+		finishSweepEveryMs: 30_000,
 	},
 
 	actions: {
@@ -79,6 +82,18 @@ const UploadService: ServiceSchema<UploadSettings> = {
 					"The upload was aborted.",
 				);
 				return { id: ctx.params.id, aborted: true };
+			},
+		},
+
+		/**
+		 * Finishes complete uploads whose finish never landed (probe, `queued`/`failed`,
+		 * `video.uploaded`) and removes records of refused creations. Runs on a timer too.
+		 * Service-only (not listed in lib/trust/policy.ts).
+		 */
+		finishPending: {
+			params: { $$strict: true },
+			async handler(): Promise<FinishSweepResult> {
+				return this.finisher.sweep();
 			},
 		},
 
@@ -123,61 +138,36 @@ const UploadService: ServiceSchema<UploadSettings> = {
 			const owner: string = ctx?.meta?.user?.address ?? "anonymous";
 			const { title, description, tags } = upload.fields;
 			try {
-				await this.call(ctx, "metadata.create", {
-					id: upload.id,
-					owner,
-					...(title !== undefined ? { title } : {}),
-					...(description !== undefined ? { description } : {}),
-					...(tags !== undefined ? { tags } : {}),
-					...(upload.size !== undefined ? { size: upload.size } : {}),
-				});
+				// As this service (the owner is named explicitly), not as the signed-in caller.
+				await this.broker.call(
+					"metadata.create",
+					{
+						id: upload.id,
+						owner,
+						...(title !== undefined ? { title } : {}),
+						...(description !== undefined ? { description } : {}),
+						...(tags !== undefined ? { tags } : {}),
+						...(upload.size !== undefined ? { size: upload.size } : {}),
+					},
+					ctx ? { requestID: ctx.requestID ?? undefined } : undefined,
+				);
 			} catch (err) {
 				throw toUploadError(err, "metadata");
 			}
 		},
 
-		/** The last byte landed: probe by content, then `queued` + `video.uploaded`, or `failed`. */
-		async onFinish(upload: FinishedUpload, ctx?: Context) {
-			// A repeated last PATCH (a client that lost our answer) must not move the video again.
-			const current = await this.call(ctx, "metadata.get", { id: upload.id }).catch(
-				(err: unknown) => {
-					throw toUploadError(err, "metadata");
-				},
-			);
-			if (current.status !== "uploading") return;
-			const verdict = await inspectUpload({
-				store: this.tus.store,
-				id: upload.id,
-				tmpDir: this.settings.tmpDir,
-				probe: { ffprobePath: this.settings.ffprobePath, logger: this.logger },
-			});
-			try {
-				if (!verdict.ok) {
-					this.logger.info(`upload: '${upload.id}' refused: ${verdict.error.message}`);
-					await this.call(ctx, "metadata.setStatus", {
-						id: upload.id,
-						status: "failed",
-						error: verdict.error,
-					});
-					return;
-				}
-				const video = await this.call(ctx, "metadata.setStatus", {
-					id: upload.id,
-					status: "queued",
-					result: verdict.result,
-				});
-				const event: VideoUploadedEvent = {
-					id: upload.id,
-					owner: video.owner,
-					key: originalKey(upload.id),
-					source: verdict.source,
-				};
-				await (ctx
-					? ctx.emit("video.uploaded", event)
-					: this.broker.emit("video.uploaded", event));
-			} catch (err) {
-				throw toUploadError(err, "metadata");
-			}
+		/**
+		 * The last byte landed: probe by content, then `queued` + `video.uploaded`, or `failed`.
+		 * The bytes are stored, so the upload succeeded whatever happens here: a finish that
+		 * fails is retried in the background (and by the sweep) until it lands.
+		 */
+		async onFinish(upload: FinishedUpload) {
+			await this.finisher.finishOrRetry(upload.id);
+		},
+
+		/** A refused creation: its record goes (the sweep removes it later if metadata is away). */
+		async onCreateAborted(id: string) {
+			await this.finishPorts.discard(id);
 		},
 
 		/** A client's DELETE (termination) removed the upload: its video fails. */
@@ -229,13 +219,37 @@ const UploadService: ServiceSchema<UploadSettings> = {
 				onCreate: (u, ctx) => this.onCreate(u, ctx),
 				onFinish: (u, ctx) => this.onFinish(u, ctx),
 				onTerminate: (id, ctx) => this.onTerminate(id, ctx),
+				onCreateAborted: id => this.onCreateAborted(id),
 			},
 		});
 		this.tus = this.endpoint.tus;
+		this.finishPorts = createFinishPorts({
+			tus: this.tus,
+			tmpDir: this.settings.tmpDir,
+			probe: { ffprobePath: this.settings.ffprobePath, logger: this.logger },
+			call: (action, params) => this.broker.call(action, params),
+			emit: (event, payload) => this.broker.emit(event, payload),
+		});
+		this.finisher = new UploadFinisher({ ports: this.finishPorts, logger: this.logger });
 		this.logger.info(`upload: ${this.endpoint.description}`);
 	},
 
 	started() {
+		// Complete uploads whose finish never landed (a gateway that died mid-finish, a retry
+		// that outlived its process) are finished by a sweep; the first one soon after start.
+		const every = this.settings.finishSweepEveryMs;
+		if (every > 0) {
+			const sweep = () =>
+				this.finisher
+					.sweep()
+					.catch((err: Error) =>
+						this.logger.warn(`upload: finish sweep failed: ${err.message}`),
+					);
+			this.finishTimer = setInterval(sweep, every);
+			this.finishTimer.unref();
+			this.firstFinishSweep = setTimeout(sweep, Math.min(every, 5000));
+			this.firstFinishSweep.unref();
+		}
 		// Lock release requests: subscribed early, but a Redis that is away must not block the
 		// start (each lock waits for the subscription itself).
 		this.endpoint
@@ -246,6 +260,9 @@ const UploadService: ServiceSchema<UploadSettings> = {
 	},
 
 	async stopped() {
+		clearInterval(this.finishTimer);
+		clearTimeout(this.firstFinishSweep);
+		this.finisher.close();
 		await this.endpoint.close();
 	},
 };

@@ -6,3 +6,4 @@ export * from "./redis-locker";
 export * from "./store";
 export * from "./tus";
 export * from "./endpoint";
+export * from "./finish";

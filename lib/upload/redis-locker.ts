@@ -12,7 +12,19 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Lock, Locker, RequestRelease } from "@tus/utils";
+import { UnavailableError } from "../errors";
 import { tusUtils } from "./esm";
+
+/**
+ * A Redis failure while locking, as a client should see it: 503, retryable, in words (never the
+ * raw ioredis message as a 500).
+ */
+export function locksUnavailable(): UnavailableError {
+	return new UnavailableError(
+		"Uploads are coordinated through Redis, which is not reachable right now; nothing was changed, try again shortly.",
+		"UPLOAD_LOCKS_UNAVAILABLE",
+	);
+}
 
 /** Settings of `new RedisLocker()`. */
 export interface RedisLockerOptions {
@@ -28,6 +40,8 @@ export interface RedisLockerOptions {
 	retryMs?: number;
 	/** Told when a held lock was lost (its lease ran out, e.g. Redis was away too long). */
 	onLost?(id: string): void;
+	/** Told why a lock could not be taken because Redis is away (the client gets a 503). */
+	onUnavailable?(err: unknown): void;
 }
 
 // Deletes the key only when it still holds our token.
@@ -48,6 +62,7 @@ export class RedisLocker implements Locker {
 	readonly acquireTimeoutMs: number;
 	readonly retryMs: number;
 	readonly onLost?: (id: string) => void;
+	readonly onUnavailable?: (err: unknown) => void;
 	/** Locks this process holds now, by upload id. */
 	readonly held = new Map<string, Held>();
 	private subscriber: Redis | null = null;
@@ -61,6 +76,7 @@ export class RedisLocker implements Locker {
 		this.acquireTimeoutMs = opts.acquireTimeoutMs ?? 30_000;
 		this.retryMs = opts.retryMs ?? 50;
 		this.onLost = opts.onLost;
+		this.onUnavailable = opts.onUnavailable;
 	}
 
 	/** The Redis key of an upload's lock. */
@@ -123,8 +139,23 @@ class RedisLock implements Lock {
 		private readonly id: string,
 	) {}
 
-	/** Takes the lock, asking the holder to release it meanwhile; throws ERR_LOCK_TIMEOUT. */
+	/**
+	 * Takes the lock, asking the holder to release it meanwhile; throws ERR_LOCK_TIMEOUT (423)
+	 * when another request holds it too long, UPLOAD_LOCKS_UNAVAILABLE (503) when Redis is away.
+	 */
 	async lock(signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
+		const { ERRORS } = tusUtils();
+		try {
+			await this.take(signal, requestRelease);
+		} catch (err) {
+			if (err === ERRORS.ERR_LOCK_TIMEOUT && this.locker.redis.status === "ready") throw err;
+			this.locker.onUnavailable?.(err);
+			// A lock that timed out because Redis is down is an outage, not a busy upload.
+			throw locksUnavailable();
+		}
+	}
+
+	private async take(signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
 		const { ERRORS } = tusUtils();
 		const l = this.locker;
 		const deadline = Date.now() + l.acquireTimeoutMs;
@@ -161,7 +192,9 @@ class RedisLock implements Lock {
 		this.token = null;
 		if (!token) return;
 		if (l.held.get(this.id)?.token === token) l.held.delete(this.id);
-		await l.redis.eval(RELEASE, 1, l.key(this.id), token);
+		// Redis away: the lease (no longer refreshed) runs out by itself within ttlMs. The work
+		// under the lock is done; failing its answer now would only make the client redo it.
+		await l.redis.eval(RELEASE, 1, l.key(this.id), token).catch(() => undefined);
 	}
 
 	private keepAlive(key: string, token: string, requestRelease: RequestRelease): void {

@@ -48,6 +48,18 @@ export interface TusHooks<C> {
 	onFinish(upload: FinishedUpload, caller: C | undefined): Promise<void>;
 	/** After a DELETE (termination) removed an unfinished upload. */
 	onTerminate(id: string, caller: C | undefined): Promise<void>;
+	/**
+	 * A creation that passed `onCreate` (or failed inside it) was refused afterwards (its lock or
+	 * store failed): undo what `onCreate` recorded. The client got no Location, so nobody else
+	 * knows the id.
+	 */
+	onCreateAborted?(id: string, caller: C | undefined): Promise<void>;
+}
+
+/** What one request did, for the clean-up of a refused creation. */
+interface RequestTrace {
+	/** The id `onCreate` was called with (set before the hook runs: it may fail half-way). */
+	created?: string;
 }
 
 /** A few log lines (a Moleculer logger fits). */
@@ -166,6 +178,7 @@ export class TusEndpoint<C = unknown> {
 	readonly locker: Locker;
 	private readonly opts: TusEndpointOptions<C>;
 	private readonly callers = new WeakMap<object, C>();
+	private readonly traces = new WeakMap<object, RequestTrace>();
 
 	constructor(opts: TusEndpointOptions<C>) {
 		this.opts = opts;
@@ -189,6 +202,8 @@ export class TusEndpoint<C = unknown> {
 			},
 			onUploadCreate: async (req, upload) => {
 				const fields = parseUploadFields(upload.metadata);
+				const trace = this.traces.get(req);
+				if (trace) trace.created = upload.id;
 				await opts.hooks.onCreate(
 					{ id: upload.id, size: upload.size, fields },
 					this.callers.get(req),
@@ -219,18 +234,20 @@ export class TusEndpoint<C = unknown> {
 		const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
 		req.url = url;
 		let response: Response;
+		const trace: RequestTrace = {};
 		try {
 			const checksum = req.headers["upload-checksum"];
 			const hasBody =
 				req.method === "PATCH" || (req.method === "POST" && !!req.headers["content-type"]);
 			let checked: Response | null = null;
 			if (typeof checksum === "string" && hasBody)
-				checked = await this.handleWithChecksum(req, checksum, caller);
+				checked = await this.handleWithChecksum(req, checksum, caller, trace);
 			if (checked) response = checked;
 			else {
 				const { NodeRequest } = srvxNode();
 				const request = new NodeRequest({ req, res }) as unknown as Request;
 				if (caller !== undefined) this.callers.set(request, caller);
+				this.traces.set(request, trace);
 				response = await this.server.handleWeb(request);
 			}
 			response = await this.finishResponse(req, response);
@@ -249,8 +266,52 @@ export class TusEndpoint<C = unknown> {
 			const e = this.describeError(err);
 			response = jsonResponse(e.status_code, e.body, req.method);
 		}
+		// A refused creation leaves nothing behind: not the record `onCreate` wrote, not a
+		// half-created upload (the client got no Location, so nobody else knows the id).
+		if (req.method === "POST" && trace.created && response.status >= 300)
+			await this.undoCreation(trace.created, caller);
 		if (res.destroyed) return;
 		await srvxNode().sendNodeResponse(res, response);
+	}
+
+	/** Removes what a refused creation left; failures are logged (the finish sweep retries). */
+	private async undoCreation(id: string, caller: C | undefined): Promise<void> {
+		try {
+			await this.store.datastore.remove(id);
+		} catch (err) {
+			if (!isTusError(err, 404) && !isTusError(err, 410))
+				this.opts.logger?.warn(
+					`upload: could not remove refused upload '${id}':`,
+					describe(err),
+				);
+		}
+		await this.store
+			.removeLeftovers(id)
+			.catch(err =>
+				this.opts.logger?.warn(
+					`upload: could not remove what is left of refused upload '${id}':`,
+					describe(err),
+				),
+			);
+		await this.opts.hooks
+			.onCreateAborted?.(id, caller)
+			.catch(err =>
+				this.opts.logger?.warn(
+					`upload: creation of '${id}' was refused and its record could not be removed yet:`,
+					describe(err),
+				),
+			);
+	}
+
+	/** Whether an upload is stored and complete, without taking its lock. */
+	async uploadState(id: string): Promise<"complete" | "incomplete" | "missing"> {
+		try {
+			const u = await this.getUpload(id);
+			return u.complete ? "complete" : "incomplete";
+		} catch (err) {
+			if (err instanceof NotFoundError) return "missing";
+			throw err;
+		}
 	}
 
 	/** An upload's state; NotFoundError (404) when there is none. */
@@ -384,6 +445,7 @@ export class TusEndpoint<C = unknown> {
 		req: IncomingMessage,
 		header: string,
 		caller: C | undefined,
+		trace: RequestTrace,
 	): Promise<Response | null> {
 		const { ERRORS } = tusUtils();
 		const spec = parseChecksumHeader(header);
@@ -439,6 +501,7 @@ export class TusEndpoint<C = unknown> {
 				duplex: "half",
 			} as RequestInit);
 			if (caller !== undefined) this.callers.set(request, caller);
+			this.traces.set(request, trace);
 			const response = await this.server.handleWeb(request);
 			// Drain the answer before the spool goes (tus has read the body by now anyway).
 			const body = response.status === 204 ? null : await response.arrayBuffer();
