@@ -28,6 +28,7 @@ import { probeMedia, transcodeToLadder, type SourceInfo } from "../lib/ffmpeg";
 import { createBrokerOptions } from "../moleculer.config";
 import { TranscoderStrategy } from "../broker/transcoder-strategy";
 import { detectFfmpeg, makeClip } from "../test/helpers/media";
+import { TEST_CLUSTER_SECRET } from "../test/helpers/env";
 import { fmt, startNode, stop } from "./lib";
 
 const NATS_URL = process.env.NATS_URL || "nats://127.0.0.1:4222";
@@ -41,7 +42,9 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 /** A caller broker in this process; `strategy` "RoundRobin" swaps in Moleculer's default. */
 function caller(ns: string, nodeID: string, roundRobin = false): ServiceBroker {
-	const opts = createBrokerOptions(loadConfig({ TRANSPORTER: NATS_URL, NAMESPACE: ns }));
+	const opts = createBrokerOptions(
+		loadConfig({ TRANSPORTER: NATS_URL, NAMESPACE: ns, CLUSTER_SECRET: TEST_CLUSTER_SECRET }),
+	);
 	return new ServiceBroker({
 		...opts,
 		nodeID,

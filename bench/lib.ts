@@ -2,6 +2,7 @@
 import { spawn, ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
+import { TEST_CLUSTER_SECRET } from "../test/helpers/env";
 
 export const ROOT = path.resolve(__dirname, "..");
 
@@ -21,7 +22,13 @@ export function freePort(): Promise<number> {
 export async function startNode(env: Record<string, string>, url?: string): Promise<ChildProcess> {
 	const proc = spawn(process.execPath, [require.resolve("tsx/cli"), "bin/streamgate.ts"], {
 		cwd: ROOT,
-		env: { ...process.env, LOGLEVEL: "warn", METRICS_PORT: "off", ...env },
+		env: {
+			...process.env,
+			LOGLEVEL: "warn",
+			METRICS_PORT: "off",
+			CLUSTER_SECRET: process.env.CLUSTER_SECRET || TEST_CLUSTER_SECRET,
+			...env,
+		},
 		stdio: ["ignore", "inherit", "inherit"],
 	});
 	if (url) await waitFor(url);

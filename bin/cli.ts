@@ -171,18 +171,20 @@ async function withAuth<T>(
 	process.env.METRICS_PORT ??= "off";
 	process.env.LOGLEVEL ??= "warn";
 	const config = loadConfig();
+	// The CLI acts as an operator: every call carries a token signed with the operator key
+	// (OPERATOR_KEY_FILE, or DATA_DIR/operator.pem embedded), which the auth nodes verify.
 	const broker = new ServiceBroker({
-		...createBrokerOptions(config),
+		...createBrokerOptions(config, {
+			actAs: "operator",
+			operatorName: `${os.userInfo().username}@${os.hostname()}`,
+		}),
 		nodeID: `cli-${os.hostname()}-${process.pid}`,
 	});
 	if (!config.transporter) await loadServices(broker, ["cache", "auth"]);
 	await broker.start();
 	try {
 		await broker.waitForServices(["auth"], 15_000);
-		const operator = `${os.userInfo().username}@${os.hostname()}`;
-		return await fn((action, params = {}) =>
-			broker.call(`auth.${action}`, params, { meta: { operator, actor: `cli:${operator}` } }),
-		);
+		return await fn((action, params = {}) => broker.call(`auth.${action}`, params));
 	} finally {
 		await broker.stop();
 	}

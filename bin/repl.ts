@@ -16,6 +16,7 @@ import {
 	type JobsAnswer,
 	type TranscoderView,
 } from "../lib/routing";
+import os from "node:os";
 import { createBrokerOptions } from "../moleculer.config";
 import { transcoderLoadOf } from "../broker/transcoder-strategy";
 
@@ -91,7 +92,6 @@ const customCommands = [
 				);
 		},
 	},
-];
 	{
 		command: "orphans [clean]",
 		description: "Output folders no live video owns (a dry run); `orphans clean` removes them",
@@ -143,6 +143,7 @@ const customCommands = [
 			);
 		},
 	},
+];
 
 async function main(): Promise<void> {
 	// Quiet by default (the REPL owns the terminal) and no metrics port to collide with a node's.
@@ -152,7 +153,12 @@ async function main(): Promise<void> {
 		LOGLEVEL: process.env.LOGLEVEL ?? "warn",
 	});
 	const broker = new Broker({
-		...createBrokerOptions(config),
+		// With the cluster secret the REPL is a node like the others; without it, an operator whose
+		// calls carry a token signed with OPERATOR_KEY_FILE (or the embedded DATA_DIR/operator.pem).
+		...createBrokerOptions(config, {
+			actAs: config.clusterSecret ? "service" : "operator",
+			operatorName: `${os.userInfo().username}@${os.hostname()}`,
+		}),
 		nodeID: config.nodeId ?? `repl-${process.pid}`,
 		replOptions: { customCommands, delimiter: "streamgate $ " },
 	} as any);

@@ -38,10 +38,34 @@ export interface JwtConfig {
 	ttlSec: number;
 }
 
+/** How this node reaches NATS: a credential-free URL, credentials and TLS files kept apart. */
+export interface NatsConfig {
+	/** `nats://host:port` or `tls://host:port` (comma-separated for several), without credentials. */
+	url: string;
+	user?: string;
+	pass?: string;
+	token?: string;
+	/** A `.creds` file (JWT + NKey seed), NATS_CREDS_FILE. */
+	credsFile?: string;
+	/** An NKey seed file (`SU…`), NATS_NKEY_SEED_FILE. */
+	nkeySeedFile?: string;
+	/** TLS: on for `tls://` or when any NATS_TLS_* is set. */
+	tls: { caFile?: string; certFile?: string; keyFile?: string } | null;
+}
+
 export interface Config {
 	port: number;
 	dataDir: string;
+	/** The transporter URL with any credentials removed (safe to log); null: embedded. */
 	transporter: string | null;
+	nats: NatsConfig | null;
+	/**
+	 * CLUSTER_SECRET: signs the principals nodes pass on the bus (lib/trust). A cluster node refuses
+	 * to start without it (moleculer.config); embedded, a random one per process is used.
+	 */
+	clusterSecret: string | null;
+	/** Operator key PEMs (lib/trust/operator): nodes verify with the public one; the CLI signs. */
+	operatorKeys: { publicKeyPem: string | null; privateKeyPem: string | null };
 	namespace: string;
 	nodeId: string | null;
 	services: ServiceName[];
@@ -65,6 +89,14 @@ export interface Config {
 	transcoderLabels: string[];
 	transcoderMaxJobs: number;
 	heavyJobCost: number;
+	/** What a source may be before it is refused at probe (MAX_INPUT_PIXELS, MAX_DURATION, MAX_FRAME_RATE). */
+	sourceLimits: { maxPixels: number; maxDurationSec: number; maxFps: number };
+	/** Jobs a creator may have queued before further ones wait behind other creators' (FAIR_SHARE_JOBS). */
+	fairShareJobs: number;
+	/** Address-space cap of one ffmpeg, bytes (FFMPEG_MAX_MEMORY; 0 = none); applied with prlimit. */
+	ffmpegMaxMemory: number;
+	/** How long a superseded output version stays for players that loaded its manifests (OUTPUT_GRACE). */
+	outputGraceSec: number;
 	siweDomain: string;
 	chainRpcUrls: Record<string, string>;
 	adminAddresses: string[];
@@ -89,14 +121,6 @@ function str(env: Env, name: string, def: string): string {
 
 function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
 	const raw = env[name];
-	/** What a source may be before it is refused at probe (MAX_INPUT_PIXELS, MAX_DURATION, MAX_FRAME_RATE). */
-	sourceLimits: { maxPixels: number; maxDurationSec: number; maxFps: number };
-	/** Jobs a creator may have queued before further ones wait behind other creators' (FAIR_SHARE_JOBS). */
-	fairShareJobs: number;
-	/** Address-space cap of one ffmpeg, bytes (FFMPEG_MAX_MEMORY; 0 = none); applied with prlimit. */
-	ffmpegMaxMemory: number;
-	/** How long a superseded output version stays for players that loaded its manifests (OUTPUT_GRACE). */
-	outputGraceSec: number;
 	if (raw === undefined || raw === "") return def;
 	if (!/^\d+$/.test(raw.trim()))
 		throw new ConfigError(name, `must be a whole number, got '${raw}'`);
@@ -237,9 +261,128 @@ function trustProxy(env: Env): TrustProxy {
 	}
 }
 
+/** A secret from NAME or NAME_FILE (not both); null when neither is set. */
+function secretValue(env: Env, name: string): string | null {
+	const inline = env[name];
+	const file = env[`${name}_FILE`];
+	if (inline && file) throw new ConfigError(name, `and ${name}_FILE are both set: keep one`);
+	if (inline) return inline;
+	if (!file) return null;
+	try {
+		return fs.readFileSync(file, "utf8").trim();
+	} catch (err) {
+		throw new ConfigError(
+			`${name}_FILE`,
+			`cannot be read ('${file}': ${(err as Error).message})`,
+		);
+	}
+}
+
+/** A file that must exist and be readable (TLS material, credentials). */
+function readableFile(env: Env, name: string): string | undefined {
+	const f = env[name];
+	if (!f) return undefined;
+	try {
+		fs.accessSync(f, fs.constants.R_OK);
+	} catch {
+		throw new ConfigError(name, `names a file that cannot be read: '${f}'`);
+	}
+	return f;
+}
+
+/**
+ * TRANSPORTER (nats:// or tls://, comma-separated servers) and the NATS_* credentials. Credentials
+ * written into the URL are accepted but moved out of it, so the URL can be logged and shown.
+ */
+function natsConfig(env: Env): NatsConfig | null {
+	const raw = env.TRANSPORTER;
+	if (!raw) return null;
+	let user: string | undefined;
+	let pass: string | undefined;
+	const servers = raw.split(",").map(part => {
+		let u: URL;
+		try {
+			u = new URL(part.trim());
+		} catch {
+			throw new ConfigError(
+				"TRANSPORTER",
+				"must be a URL (nats or tls), got a malformed value",
+			);
+		}
+		if (!["nats:", "tls:"].includes(u.protocol))
+			throw new ConfigError(
+				"TRANSPORTER",
+				`must use nats:// or tls://, got '${u.protocol}//'`,
+			);
+		if (u.username) {
+			user = decodeURIComponent(u.username);
+			pass = u.password ? decodeURIComponent(u.password) : undefined;
+		}
+		return `${u.protocol}//${u.host}`;
+	});
+	const secure = servers.some(s => s.startsWith("tls:"));
+	const tlsFiles = {
+		caFile: readableFile(env, "NATS_TLS_CA"),
+		certFile: readableFile(env, "NATS_TLS_CERT"),
+		keyFile: readableFile(env, "NATS_TLS_KEY"),
+	};
+	if (!!tlsFiles.certFile !== !!tlsFiles.keyFile)
+		throw new ConfigError(
+			"NATS_TLS_CERT",
+			"and NATS_TLS_KEY go together (a client certificate and its key)",
+		);
+	const hasTlsFiles = Object.values(tlsFiles).some(Boolean);
+	const cfg: NatsConfig = {
+		url: servers.join(","),
+		user: env.NATS_USER || user,
+		pass: secretValue(env, "NATS_PASSWORD") ?? pass,
+		token: secretValue(env, "NATS_TOKEN") ?? undefined,
+		credsFile: readableFile(env, "NATS_CREDS_FILE"),
+		nkeySeedFile: readableFile(env, "NATS_NKEY_SEED_FILE"),
+		tls: secure || hasTlsFiles ? tlsFiles : null,
+	};
+	const methods = [cfg.user, cfg.token, cfg.credsFile, cfg.nkeySeedFile].filter(Boolean).length;
+	if (methods > 1)
+		throw new ConfigError(
+			"NATS_USER",
+			"one way to authenticate to NATS at a time: user/password, NATS_TOKEN, NATS_CREDS_FILE or NATS_NKEY_SEED_FILE",
+		);
+	if (cfg.pass && !cfg.user) throw new ConfigError("NATS_PASSWORD", "needs NATS_USER");
+	return cfg;
+}
+
+/** An Ed25519 PEM from NAME (inline, `\n` escapes allowed) or NAME_FILE, checked. */
+function ed25519Pem(env: Env, name: string, kind: "public" | "private"): string | null {
+	const pem = secretValue(env, name);
+	if (!pem) return null;
+	try {
+		const text = pem.replace(/\\n/g, "\n");
+		const key =
+			kind === "public" ? crypto.createPublicKey(text) : crypto.createPrivateKey(text);
+		if (key.asymmetricKeyType !== "ed25519") throw new Error("not ed25519");
+		return key
+			.export(
+				kind === "public"
+					? { type: "spki", format: "pem" }
+					: { type: "pkcs8", format: "pem" },
+			)
+			.toString();
+	} catch {
+		throw new ConfigError(name, `must be an Ed25519 ${kind} key in PEM`);
+	}
+}
+
 /** Reads the environment into a typed Config; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
-	const transporter = url(env, "TRANSPORTER", ["nats"]);
+	const nats = natsConfig(env);
+	const transporter = nats?.url ?? null;
+	const clusterSecret = secretValue(env, "CLUSTER_SECRET");
+	if (clusterSecret !== null && clusterSecret.length < 32)
+		throw new ConfigError(
+			"CLUSTER_SECRET",
+			"must be at least 32 characters (e.g. `openssl rand -base64 32`)",
+		);
+
 	const services = env.SERVICES
 		? list(env, "SERVICES").map(s => {
 				if (!(ALL_SERVICES as readonly string[]).includes(s))
@@ -330,6 +473,12 @@ export function loadConfig(env: Env = process.env): Config {
 		port,
 		dataDir,
 		transporter,
+		nats,
+		clusterSecret,
+		operatorKeys: {
+			publicKeyPem: ed25519Pem(env, "OPERATOR_PUBLIC_KEY", "public"),
+			privateKeyPem: ed25519Pem(env, "OPERATOR_KEY", "private"),
+		},
 		namespace,
 		nodeId: env.NODE_ID || null,
 		services,
@@ -360,6 +509,14 @@ export function loadConfig(env: Env = process.env): Config {
 			1024,
 		),
 		heavyJobCost: num(env, "HEAVY_JOB_COST", 1920 * 1080 * 30 * 60 * 3),
+		sourceLimits: {
+			maxPixels: int(env, "MAX_INPUT_PIXELS", 7680 * 4320, 1),
+			maxDurationSec: seconds(env, "MAX_DURATION", "6h", 1, 7 * 86400),
+			maxFps: int(env, "MAX_FRAME_RATE", 240, 1, 10_000),
+		},
+		fairShareJobs: int(env, "FAIR_SHARE_JOBS", 2, 1, 10_000),
+		ffmpegMaxMemory: int(env, "FFMPEG_MAX_MEMORY", 0, 0),
+		outputGraceSec: seconds(env, "OUTPUT_GRACE", "2m", 0, 86400),
 		siweDomain: str(env, "SIWE_DOMAIN", `localhost:${port}`),
 		chainRpcUrls,
 		adminAddresses,
@@ -377,11 +534,3 @@ export function loadConfig(env: Env = process.env): Config {
 		auditRetentionDays: int(env, "AUDIT_RETENTION_DAYS", 90, 0, 36_500),
 	};
 }
-		sourceLimits: {
-			maxPixels: int(env, "MAX_INPUT_PIXELS", 7680 * 4320, 1),
-			maxDurationSec: seconds(env, "MAX_DURATION", "6h", 1, 7 * 86400),
-			maxFps: int(env, "MAX_FRAME_RATE", 240, 1, 10_000),
-		},
-		fairShareJobs: int(env, "FAIR_SHARE_JOBS", 2, 1, 10_000),
-		ffmpegMaxMemory: int(env, "FFMPEG_MAX_MEMORY", 0, 0),
-		outputGraceSec: seconds(env, "OUTPUT_GRACE", "2m", 0, 86400),

@@ -18,10 +18,13 @@ export interface AuditRecord extends AuditEntry {
 	at: number;
 }
 
-/** Who did it: the signed-in address or key, else "anonymous". */
+/**
+ * Who did it: the caller the Trust middleware verified (a wallet address, an API key's address,
+ * `operator:<name>` or `service:<node>`), else "anonymous". Nothing a caller merely claims.
+ */
 export function actorOf(ctx: Context<any, any>): string {
 	const user = (ctx.meta as any)?.user;
-	return user?.address ?? user?.keyId ?? (ctx.meta as any)?.actor ?? "anonymous";
+	return typeof user?.address === "string" ? user.address : "anonymous";
 }
 
 export const AuditMixin: Partial<ServiceSchema> = {

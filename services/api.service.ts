@@ -21,6 +21,8 @@ import { maskPlaybackTokens } from "../lib/playback/mask";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { MediaRoutesMixin, RawResponseDone } from "../mixins/media-routes.mixin";
 import { WebAppMixin } from "../mixins/web-app.mixin";
+import { PRINCIPAL_META, trustOf } from "../broker/trust.middleware";
+import type { VerifiedPrincipal } from "../lib/trust/principal";
 
 const config = loadConfig();
 const pkg = require("../package.json");
@@ -274,7 +276,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				? header.slice(7).trim()
 				: (req.headers["x-api-key"] as string | undefined)?.trim();
 			if (!token) return null;
-			return this.principals.get(token);
+			return this.principals.get(token)?.user;
 		},
 		/** Writes a cached answer after the route's rate limit; false: let the full path answer. */
 		answerFromCache(req: Req, res: ServerResponse, hit: any): Promise<boolean> | boolean {
@@ -384,11 +386,19 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				? header.slice(7).trim()
 				: (req.headers["x-api-key"] as string | undefined)?.trim();
 			if (!token) return null;
-			const hit = this.principals.get(token);
-			if (hit) return hit;
-			const user = await ctx.call("auth.verifyToken", { token });
-			this.principals.set(token, user, Date.now() + 10_000);
-			return user;
+			let hit = this.principals.get(token);
+			if (!hit) {
+				const user = await ctx.call<VerifiedPrincipal, { token: string }>(
+					"auth.verifyToken",
+					{ token },
+				);
+				// Signed once per token and lifetime of this entry: every node that serves the
+				// request's calls checks the signature instead of believing `meta.user`.
+				hit = { user, signed: trustOf(this.broker).signer.sign(user) };
+				this.principals.set(token, hit, Date.now() + 10_000);
+			}
+			ctx.meta[PRINCIPAL_META] = hit.signed;
+			return hit.user;
 		},
 		/** What the route table says the route needs: none, optional, user, creator or admin. */
 		authorize(ctx: Context<any, any>, route: any, req: Req) {
@@ -556,7 +566,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					...("buckets" in m ? { buckets: [...m.buckets] } : {}),
 				} as any);
 		this.window = { requests: 0, errors: 0 };
-		this.principals = new TtlMap<unknown>(10_000);
+		this.principals = new TtlMap<{ user: VerifiedPrincipal; signed: string }>(10_000);
 		// Short: other gateways' writes reach this one as events, and a lost event costs ≤ 5 s.
 		this.responses = new ResponseCache({ ttlMs: 5000, max: 5000 });
 		this.logger.info(

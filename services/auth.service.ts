@@ -70,6 +70,8 @@ const AuthService: ServiceSchema<AuthSettings> = {
 	name: "auth",
 	mixins: [createDbMixin("credentials", config), ErrorsMixin, AuditMixin],
 	settings: {
+		// RPC URLs often carry a provider's API key: never broadcast to other nodes.
+		$secureSettings: ["chainRpcUrls"],
 		siweDomain: config.siweDomain,
 		siweChainIds: config.siweChainIds,
 		chainRpcUrls: config.chainRpcUrls,
@@ -242,39 +244,48 @@ const AuthService: ServiceSchema<AuthSettings> = {
 	},
 
 	methods: {
+		/**
+		 * The cache service is the cluster's own (nonces, cached chain reads): auth reaches it as
+		 * itself, not as the anonymous caller of the login it serves.
+		 */
+		cacheCall(ctx: Context, action: string, params: object) {
+			return this.broker.call(`cache.${action}`, params, {
+				requestID: ctx.requestID ?? undefined,
+			});
+		},
 		nonces(ctx: Context) {
 			return createNonceStore({
 				set: async (key, value, ttl) =>
-					((await ctx.call("cache.set", { key, value, ttl })) as { stored: boolean })
+					((await this.cacheCall(ctx, "set", { key, value, ttl })) as { stored: boolean })
 						.stored,
-				get: async key => hitValue(await ctx.call("cache.get", { key })),
-				take: async key => hitValue(await ctx.call("cache.take", { key })),
+				get: async key => hitValue(await this.cacheCall(ctx, "get", { key })),
+				take: async key => hitValue(await this.cacheCall(ctx, "take", { key })),
 			});
 		},
 		balanceOf(ctx: Context) {
 			return cachedBalanceOf({
 				read: createHoldingReader(this.providers.providerFor, this.settings.rpcTimeoutMs),
 				// A cache that is away only costs a chain read.
-				get: key => ctx.call("cache.get", { key }).then(hitValue, () => undefined),
+				get: key => this.cacheCall(ctx, "get", { key }).then(hitValue, () => undefined),
 				set: (key, value, ttl) =>
-					ctx.call("cache.set", { key, value, ttl }).catch(() => undefined),
+					this.cacheCall(ctx, "set", { key, value, ttl }).catch(() => undefined),
 				ttlSec: this.settings.accessCacheTtlSec,
 			});
 		},
-		/** Who manages API keys here: an admin, or an operator's own broker (the CLI). */
-		keyManager(ctx: Context<unknown, { user?: Principal; operator?: string }>): string {
+		/**
+		 * Who manages API keys here: a verified admin, or an operator (the CLI's token, signed with
+		 * the operator key). `ctx.meta.user` is what the Trust middleware verified — never a claim.
+		 */
+		keyManager(ctx: Context<unknown, { user?: Principal }>): string {
 			const u = ctx.meta.user;
-			if (u) {
-				if (!can(u.roles, "admin"))
-					throw new ForbiddenError("Only admins manage API keys.", "ADMIN_REQUIRED");
-				return u.kind === "apikey" ? `apikey:${u.keyId}` : u.address;
-			}
-			if (typeof ctx.meta.operator === "string" && ctx.meta.operator)
-				return `operator:${ctx.meta.operator}`;
-			throw new UnauthorizedError(
-				"Sign in as an admin to manage API keys.",
-				"SIGN_IN_REQUIRED",
-			);
+			if (!u)
+				throw new UnauthorizedError(
+					"Sign in as an admin to manage API keys.",
+					"SIGN_IN_REQUIRED",
+				);
+			if (!can(u.roles, "admin"))
+				throw new ForbiddenError("Only admins manage API keys.", "ADMIN_REQUIRED");
+			return u.kind === "apikey" ? `apikey:${u.keyId}` : u.address;
 		},
 	},
 

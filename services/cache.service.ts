@@ -19,6 +19,8 @@ const CacheService: ServiceSchema<CacheSettings> = {
 	name: "cache",
 	mixins: [ErrorsMixin],
 	settings: {
+		// A Redis URL carries its password: never broadcast to other nodes.
+		$secureSettings: ["redisUrl"],
 		redisUrl: loadConfig().redisUrl,
 		prefix: `${loadConfig().namespace}:cache:`,
 	},

@@ -9,6 +9,7 @@ import {
 	ForbiddenError,
 	NotFoundError,
 	StatusWriteConflictError,
+	UnauthorizedError,
 } from "../lib/errors";
 import {
 	assertStatusMove,
@@ -68,9 +69,9 @@ const resultParams = {
 		transcodedBy: { type: "string", optional: true, nullable: true },
 		encoder: { type: "string", optional: true, nullable: true },
 		attempts: { type: "number", integer: true, optional: true },
-	},
 		// The probe, stored at probe time: every enqueue routes the job by it.
 		source: { type: "object", optional: true },
+	},
 };
 
 export interface SearchParams {
@@ -262,7 +263,13 @@ const MetadataService: ServiceSchema = {
 				this.assertCanEdit(ctx, video);
 				await this.adapter.removeById(video.id);
 				await this.changed(ctx, video);
-				void ctx.emit("video.deleted", { id: video.id, owner: video.owner });
+				// Emitted as the cluster's own event: its handlers (files, running transcodes) act
+				// as services, whoever asked for the deletion.
+				void this.broker.emit(
+					"video.deleted",
+					{ id: video.id, owner: video.owner },
+					{ requestID: ctx.requestID ?? undefined },
+				);
 				this.audit(ctx, { action: "video.delete", target: video.id, result: "ok" });
 				return { id: video.id, deleted: true };
 			},
@@ -334,13 +341,6 @@ const MetadataService: ServiceSchema = {
 			},
 		},
 
-		/** Videos in the given statuses, oldest first (internal: the worker's restart re-queue). */
-		byStatus: {
-			params: {
-				status: {
-					type: "array",
-					items: { type: "enum", values: [...VIDEO_STATUSES] },
-					min: 1,
 		/**
 		 * Starts a transcode attempt: `attempt` + 1, by compare-and-set, answered with the new
 		 * number (the lease). The attempt writes only under `videos/<id>/v<attempt>/` and may
@@ -433,6 +433,13 @@ const MetadataService: ServiceSchema = {
 			},
 		},
 
+		/** Videos in the given statuses, oldest first (internal: the worker's restart re-queue). */
+		byStatus: {
+			params: {
+				status: {
+					type: "array",
+					items: { type: "enum", values: [...VIDEO_STATUSES] },
+					min: 1,
 				},
 				limit: { type: "number", integer: true, min: 1, max: 10_000, default: 1000 },
 			},
@@ -477,8 +484,13 @@ const MetadataService: ServiceSchema = {
 		},
 		assertCanEdit(ctx: Context, video: Video) {
 			const viewer = viewerOf(ctx);
-			// Without a signed-in caller the gateway's auth decides (see the api service).
-			if (viewer && !isOwnerOrAdmin(video, viewer)) {
+			// `viewer` is the caller the Trust middleware verified; no verified caller, no edit.
+			if (!viewer)
+				throw new UnauthorizedError(
+					"Sign in to change a video: this call carries no verified caller.",
+					"SIGN_IN_REQUIRED",
+				);
+			if (!isOwnerOrAdmin(video, viewer)) {
 				this.audit(ctx, { action: "video.edit", target: video.id, result: "denied" });
 				throw new ForbiddenError(
 					"Only the owner or an admin may change this video.",

@@ -36,6 +36,8 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 	name: "monitor",
 	mixins: [createDbMixin("audit", config), ErrorsMixin],
 	settings: {
+		// A Redis URL carries its password: never broadcast to other nodes.
+		$secureSettings: ["redisUrl"],
 		transporter: config.transporter,
 		redisUrl: config.redisUrl,
 		mongoUri: config.mongoUri,

@@ -9,6 +9,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
 import { ID_PATTERN } from "../lib/videos/video";
+import { can } from "../lib/auth/roles";
+import type { UploadPrincipal } from "../lib/upload/tus";
 import {
 	createFinishPorts,
 	createUploadEndpoint,
@@ -34,6 +36,13 @@ export type {
 
 const config = loadConfig();
 
+/** The caller as the tus endpoint's ownership check sees it (the gateway's verified user). */
+function uploadPrincipal(ctx: Context<any, any> | undefined): UploadPrincipal | undefined {
+	const user = ctx?.meta?.user;
+	if (!user?.address) return undefined;
+	return { id: String(user.address), admin: can(user.roles, "admin") };
+}
+
 export interface UploadSettings extends ServiceSettingSchema, UploadEndpointSettings {
 	ffprobePath: string;
 	/** How often complete uploads whose finish never landed are looked for (0: never). */
@@ -51,6 +60,8 @@ const UploadService: ServiceSchema<UploadSettings> = {
 	name: "upload",
 	mixins: [createStorageMixin(config), ErrorsMixin],
 	settings: {
+		// A Redis URL carries its password: never broadcast to other nodes.
+		$secureSettings: ["redisUrl"],
 		path: "/api/v1/uploads",
 		maxBytes: config.uploadMaxBytes,
 		expiryMs: config.uploadExpiryMs,
@@ -198,13 +209,20 @@ const UploadService: ServiceSchema<UploadSettings> = {
 			}
 		},
 
-		/** `ctx.call` when there is a context (request id, user), else a broker call. */
+		/**
+		 * The upload service records and moves videos as itself (the metadata writes are the
+		 * cluster's, not the uploader's), keeping the request's id for the logs.
+		 */
 		call(
 			ctx: Context | undefined,
 			action: string,
 			params: Record<string, unknown>,
 		): Promise<any> {
-			return ctx ? ctx.call(action, params) : this.broker.call(action, params);
+			return this.broker.call(
+				action,
+				params,
+				ctx ? { requestID: ctx.requestID ?? undefined } : {},
+			);
 		},
 	},
 
@@ -219,6 +237,8 @@ const UploadService: ServiceSchema<UploadSettings> = {
 				onCreate: (u, ctx) => this.onCreate(u, ctx),
 				onFinish: (u, ctx) => this.onFinish(u, ctx),
 				onTerminate: (id, ctx) => this.onTerminate(id, ctx),
+				// An upload is its creator's: others (but admins) get 404 for HEAD/PATCH/DELETE.
+				principal: ctx => uploadPrincipal(ctx),
 				onCreateAborted: id => this.onCreateAborted(id),
 			},
 		});

@@ -57,6 +57,8 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 	name: "worker",
 	mixins: [ErrorsMixin, AuditMixin, createStorageMixin(config)],
 	settings: {
+		// A Redis URL carries its password: never broadcast to other nodes.
+		$secureSettings: ["redisUrl"],
 		redisUrl: config.redisUrl,
 		namespace: config.namespace,
 		attempts: Number(process.env.JOB_ATTEMPTS ?? 3),
@@ -66,10 +68,10 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		cleanupEveryMs: 15 * 60_000,
 		lockMs: Number(process.env.JOB_LOCK_MS ?? 30_000),
 		sweepEveryMs: 30_000,
-	},
-	dependencies: ["metadata"],
 		fairShareJobs: config.fairShareJobs,
 		outputGraceMs: config.outputGraceSec * 1000,
+	},
+	dependencies: ["metadata"],
 
 	actions: {
 		/** Jobs by state: `{ counts, jobs }` (newest first). */
@@ -96,8 +98,6 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			},
 		},
 
-		/** Retries a failed job (`transcode:<videoId>`): the video goes back to queued. */
-		retry: {
 		/** Output folders no live video owns, listed (a dry run of `cleanOrphans`). Admin. */
 		orphans: {
 			trust: "admin",
@@ -131,14 +131,22 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			},
 		},
 
+		/** Retries a failed job (`transcode:<videoId>`): the video goes back to queued. */
+		retry: {
 			params: {
 				$$strict: true,
 				id: { type: "string", pattern: /^transcode:[A-Za-z0-9_-]{1,64}$/ },
 			},
 			async handler(ctx: Context<{ id: string }>) {
 				const videoId = ctx.params.id.slice("transcode:".length);
-				await ctx.call("metadata.setStatus", { id: videoId, status: "queued" });
+				await this.broker.call(
+					"metadata.setStatus",
+					{ id: videoId, status: "queued" },
+					{ requestID: ctx.requestID ?? undefined },
+				);
 				const job = await this.queue.get(ctx.params.id);
+				// The job carries the probe either way: the attempt reads it from the video when
+				// an old job's data has none (see processTranscode), so a heavy job stays heavy.
 				if (job) await this.queue.retry(ctx.params.id);
 				else {
 					const video: Video = await this.broker.call("metadata.get", { id: videoId });
@@ -148,8 +156,6 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				return { id: ctx.params.id, retried: true };
 			},
 		},
-				// The job carries the probe either way: the attempt reads it from the video when
-				// an old job's data has none (see processTranscode), so a heavy job stays heavy.
 	},
 
 	events: {
@@ -187,20 +193,14 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				{
 					attempts: this.settings.attempts,
 					backoffMs: this.settings.backoffMs,
+					...(owner ? { group: owner, fairShare: this.settings.fairShareJobs } : {}),
 				},
 			);
 			if (added) this.logger.info(`transcode:${videoId} queued`);
 			else this.logger.debug(`transcode:${videoId} already pending`);
 			return added;
 		},
-					...(owner ? { group: owner, fairShare: this.settings.fairShareJobs } : {}),
 
-		/** One attempt of a transcode job. */
-		async processTranscode(job: JobRun<TranscodeJob>) {
-			const { videoId, key } = job.data;
-			let video: Video;
-			try {
-				video = await this.broker.call("metadata.get", { id: videoId });
 		/** Queues a video's transcode with the probe stored on it (re-queue, sweep, retry). */
 		async enqueueVideo(video: Video) {
 			return this.enqueue(
@@ -257,6 +257,12 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			);
 		},
 
+		/** One attempt of a transcode job. */
+		async processTranscode(job: JobRun<TranscodeJob>) {
+			const { videoId, key } = job.data;
+			let video: Video;
+			try {
+				video = await this.broker.call("metadata.get", { id: videoId });
 			} catch (err: any) {
 				if (err?.code === 404)
 					throw new PermanentJobError(
@@ -268,12 +274,6 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			if (video.status === "ready") return { skipped: "already ready" };
 			let lease: number | undefined;
 			try {
-				const res: any = await this.callTranscoder(
-					{ id: videoId, key, attempt: lease, ...(source ? { source } : {}) },
-					job,
-				);
-				await this.setStatus(videoId, "ready", undefined, {
-					duration: res.duration,
 				const source = await this.sourceOf(job, video);
 				await this.setStatus(videoId, "processing", undefined, { attempts: job.attempt });
 				// The lease: this attempt's number; it writes only under videos/<id>/v<n>/ and
@@ -282,6 +282,12 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					id: videoId,
 				});
 				lease = begun.attempt;
+				const res: any = await this.callTranscoder(
+					{ id: videoId, key, attempt: lease, ...(source ? { source } : {}) },
+					job,
+				);
+				await this.setStatus(videoId, "ready", undefined, {
+					duration: res.duration,
 					width: res.renditions.at(-1)?.width ?? null,
 					height: res.renditions.at(-1)?.height ?? null,
 					renditions: res.renditions.map((r: any) => ({
@@ -305,12 +311,6 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				});
 				return { transcodedBy: res.transcodedBy };
 			} catch (err: any) {
-				const permanent =
-					err instanceof PermanentJobError ||
-					(err?.retryable === false && err?.code >= 400 && err?.code < 500);
-				const last = permanent || job.attempt >= job.maxAttempts;
-				const reason = {
-					code: String(err?.type ?? err?.code ?? "TRANSCODE_FAILED"),
 				// Whatever failed (a timeout above all), this attempt's ffmpeg stops wherever it runs.
 				if (lease !== undefined)
 					void this.cancelEverywhere(
@@ -323,6 +323,12 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					this.logger.info(`transcode:${videoId} attempt ${lease}: ${err.message}`);
 					return { superseded: true };
 				}
+				const permanent =
+					err instanceof PermanentJobError ||
+					(err?.retryable === false && err?.code >= 400 && err?.code < 500);
+				const last = permanent || job.attempt >= job.maxAttempts;
+				const reason = {
+					code: String(err?.type ?? err?.code ?? "TRANSCODE_FAILED"),
 					message: String(err?.message ?? err).slice(0, 2000),
 				};
 				this.logger.warn(
@@ -402,12 +408,6 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 
 		/** Scheduled clean-up: expired uploads (upload service) and orphaned output folders. */
 		async cleanup() {
-			if (!this.broker.registry.hasService("upload", undefined as any)) return;
-			try {
-				const res = await this.broker.call("upload.cleanup", {});
-				this.logger.info("Clean-up:", res);
-			} catch (err) {
-				this.logger.warn(`Clean-up failed: ${(err as Error).message}`);
 			try {
 				const res = await this.cleanOrphans(false);
 				if (res.orphans.length)
@@ -415,14 +415,14 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			} catch (err) {
 				this.logger.warn(`Orphan clean-up failed: ${(err as Error).message}`);
 			}
+			if (!this.broker.registry.hasService("upload", undefined as any)) return;
+			try {
+				const res = await this.broker.call("upload.cleanup", {});
+				this.logger.info("Clean-up:", res);
+			} catch (err) {
+				this.logger.warn(`Clean-up failed: ${(err as Error).message}`);
 			}
 		},
-	},
-
-	created() {
-		this.queue = (
-			this.settings.redisUrl
-				? new BullQueue<TranscodeJob>({
 
 		/**
 		 * Output folders no live video owns (lib/outputs findOrphans): a deleted video's, a killed
@@ -448,6 +448,12 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			const removed = dryRun ? 0 : await removeOrphans(this.storage, orphans);
 			return { dryRun, orphans, removed };
 		},
+	},
+
+	created() {
+		this.queue = (
+			this.settings.redisUrl
+				? new BullQueue<TranscodeJob>({
 						name: "transcode",
 						prefix: `${this.settings.namespace}:bull`,
 						connection: redisOptionsFromUrl(this.settings.redisUrl),

@@ -169,7 +169,29 @@ export const STREAMGATE_ENV = [
 	"WORKER_CONCURRENCY",
 	"UPLOAD_MAX_BYTES",
 	"UPLOAD_EXPIRY",
+	"CLUSTER_SECRET",
+	"CLUSTER_SECRET_FILE",
+	"OPERATOR_KEY",
+	"OPERATOR_KEY_FILE",
+	"OPERATOR_PUBLIC_KEY",
+	"OPERATOR_PUBLIC_KEY_FILE",
+	"NATS_USER",
+	"NATS_PASSWORD",
+	"NATS_PASSWORD_FILE",
+	"NATS_TOKEN",
+	"NATS_TOKEN_FILE",
+	"NATS_CREDS_FILE",
+	"NATS_NKEY_SEED_FILE",
+	"NATS_TLS_CA",
+	"NATS_TLS_CERT",
+	"NATS_TLS_KEY",
 ] as const;
+
+/**
+ * The cluster secret every node a test starts shares (tests that check what a node without it
+ * can do pass `CLUSTER_SECRET: ""`, or build a plain Moleculer broker).
+ */
+export const TEST_CLUSTER_SECRET = "streamgate-test-cluster-secret-0123456789abcdef";
 
 /** `base` without the StreamGate variables, plus `env` (undefined values are dropped). */
 export function cleanEnv(
@@ -179,6 +201,7 @@ export function cleanEnv(
 	const out: Record<string, string> = {};
 	for (const [k, v] of Object.entries(base))
 		if (v !== undefined && !(STREAMGATE_ENV as readonly string[]).includes(k)) out[k] = v;
+	out.CLUSTER_SECRET = TEST_CLUSTER_SECRET;
 	for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
 	return out;
 }

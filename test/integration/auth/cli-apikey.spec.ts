@@ -90,17 +90,43 @@ describeIf(nats)("apikey CLI, cluster (joins over NATS)", () => {
 	const namespace = randomNamespace("sgcli");
 	let node: TestBroker;
 
+	// The operator's key pair: nodes hold the public half, the operator's CLI the private one.
+	const operator = require("node:crypto").generateKeyPairSync("ed25519");
+	const operatorPublic = operator.publicKey.export({ type: "spki", format: "pem" }).toString();
+	const operatorPrivate = operator.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+
 	beforeAll(async () => {
 		node = await createTestBroker({
 			services: ["cache", "auth"],
-			env: { TRANSPORTER: NATS_URL, NAMESPACE: namespace, JWT_PRIVATE_KEY: testKey() },
+			env: {
+				TRANSPORTER: NATS_URL,
+				NAMESPACE: namespace,
+				JWT_PRIVATE_KEY: testKey(),
+				OPERATOR_PUBLIC_KEY: operatorPublic,
+			},
 			brokerOptions: { nodeID: `${namespace}-auth` },
 		});
 	});
 	afterAll(() => node?.stop());
 
+	it("refuses to act without the operator key, and with another key", async () => {
+		const without = await cli(["apikey", "list"], {
+			TRANSPORTER: NATS_URL,
+			NAMESPACE: namespace,
+		});
+		expect(without.code).not.toBe(0);
+		expect(without.stderr + without.stdout).toMatch(/OPERATOR_KEY_FILE/);
+		const wrong = await cli(["apikey", "create", "--role", "admin"], {
+			TRANSPORTER: NATS_URL,
+			NAMESPACE: namespace,
+			OPERATOR_KEY: testKey(),
+		});
+		expect(wrong.code).not.toBe(0);
+		expect(wrong.stderr + wrong.stdout).toMatch(/no verified credential/);
+	});
+
 	it("creates and revokes through the cluster's auth service", async () => {
-		const env = { TRANSPORTER: NATS_URL, NAMESPACE: namespace };
+		const env = { TRANSPORTER: NATS_URL, NAMESPACE: namespace, OPERATOR_KEY: operatorPrivate };
 		const created = await cli(["apikey", "create", "--role", "admin", "--json"], env);
 		expect(created.code).toBe(0);
 		const k = JSON.parse(created.stdout);

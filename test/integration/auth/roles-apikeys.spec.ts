@@ -7,13 +7,17 @@
 import { Wallet } from "ethers";
 import { createTestBroker, TestBroker } from "../../helpers/broker";
 import { asUser, DOMAIN, refused, signIn } from "./support";
+import fs from "node:fs";
+import path from "node:path";
+import { asCaller } from "../../helpers/trust";
+import { signOperatorToken } from "../../../lib/trust/operator";
 
 describe("roles and API keys", () => {
 	let t: TestBroker;
 	const admin = Wallet.createRandom();
 	const creator = Wallet.createRandom();
 	const viewer = Wallet.createRandom();
-	const meta: Record<string, { user: any }> = {};
+	const meta: Record<string, { user: any; principal: string }> = {};
 
 	beforeAll(async () => {
 		t = await createTestBroker({
@@ -47,18 +51,36 @@ describe("roles and API keys", () => {
 		await refused(
 			t.broker.call("auth.createApiKey", { role: "creator" }, { meta: meta.viewer }),
 			403,
-			"ADMIN_REQUIRED",
+			"PRINCIPAL_FORBIDDEN",
 		);
 		await refused(
 			t.broker.call("auth.createApiKey", { role: "creator" }, { meta: meta.creator }),
 			403,
-			"ADMIN_REQUIRED",
+			"PRINCIPAL_FORBIDDEN",
 		);
-		await refused(t.broker.call("auth.listApiKeys"), 401, "SIGN_IN_REQUIRED");
+		await refused(
+			t.broker.call("auth.listApiKeys", {}, asCaller(null)),
+			401,
+			"PRINCIPAL_REQUIRED",
+		);
+		// A claimed operator is nobody: only a token signed with the operator key counts.
+		await refused(
+			t.broker.call(
+				"auth.createApiKey",
+				{ role: "admin" },
+				{ meta: { operator: "x", principal: null } },
+			),
+			401,
+			"PRINCIPAL_REQUIRED",
+		);
+		const operatorToken = signOperatorToken({
+			privateKeyPem: fs.readFileSync(path.join(t.dataDir, "operator.pem"), "utf8"),
+			name: "test@localhost",
+		});
 		const k: any = await t.broker.call(
 			"auth.createApiKey",
 			{ role: "admin", label: "ops" },
-			{ meta: { operator: "test@localhost" } },
+			{ meta: { operatorToken } },
 		);
 		expect(k).toMatchObject({
 			role: "admin",
@@ -166,7 +188,7 @@ describe("roles and API keys", () => {
 			t.broker.call<any, any>(
 				"auth.checkAccess",
 				{ video: video(access) },
-				who ? { meta: meta[who] } : {},
+				who ? { meta: meta[who] } : asCaller(null),
 			);
 		const gate = {
 			kind: "token",

@@ -6,6 +6,7 @@ import type { ServiceBroker } from "moleculer";
 import { SiweMessage } from "siwe";
 import type { Signer } from "ethers";
 import type { Principal, TokenReply } from "../../../lib/auth";
+import { callerMeta } from "../../helpers/trust";
 
 /** The SIWE_DOMAIN the tests configure. */
 export const DOMAIN = "streamgate.test:8443";
@@ -60,8 +61,13 @@ export async function signIn(
 }
 
 /** What the gateway does with a Bearer credential: `auth.verifyToken` → `ctx.meta.user`. */
-export async function asUser(broker: ServiceBroker, token: string): Promise<{ user: Principal }> {
-	return { user: await broker.call<Principal, any>("auth.verifyToken", { token }) };
+export async function asUser(
+	broker: ServiceBroker,
+	token: string,
+): Promise<{ user: Principal; principal: string }> {
+	const user = await broker.call<Principal, any>("auth.verifyToken", { token });
+	// Signed as a gateway signs a caller it verified: `meta.user` alone is never believed.
+	return { user, principal: callerMeta(user).principal as string };
 }
 
 /** Awaits `p` and checks it was refused with `status` and the reason `type`; returns the error. */

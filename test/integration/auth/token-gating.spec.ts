@@ -11,6 +11,7 @@ import { describeIf } from "../../helpers/env";
 import { Evm, requireEvmOrSkip, startEvm } from "../../helpers/evm";
 import { sleep } from "../../helpers/servers";
 import { asUser, DOMAIN, refused, signIn } from "./support";
+import { asCaller } from "../../helpers/trust";
 
 const run = requireEvmOrSkip("token gating tests");
 const TTL_SEC = 2;
@@ -24,7 +25,7 @@ describeIf(run)("token-gated playback", () => {
 	let holder: string;
 	let other: string;
 	let creator: string;
-	const meta: Record<string, { user: any }> = {};
+	const meta: Record<string, { user: any; principal: string }> = {};
 	let n = 0;
 
 	/** A ready video owned by the creator with `access`. */
@@ -36,9 +37,13 @@ describeIf(run)("token-gated playback", () => {
 		return id;
 	}
 	const play = (id: string, who?: string) =>
-		t.broker.call<any, any>("streaming.sign", { id }, who ? { meta: meta[who] } : {});
+		t.broker.call<any, any>(
+			"streaming.sign",
+			{ id },
+			who ? { meta: meta[who] } : asCaller(null),
+		);
 
-	async function login(signer: Signer): Promise<{ user: any }> {
+	async function login(signer: Signer): Promise<{ user: any; principal: string }> {
 		return asUser(t.broker, (await signIn(t.broker, signer)).accessToken);
 	}
 

@@ -11,6 +11,7 @@ import { Wallet } from "ethers";
 import { jwtKeysFromPem, signAccessToken } from "../../../lib/auth";
 import { createTestBroker, TestBroker } from "../../helpers/broker";
 import { asUser, DOMAIN, refused, signIn } from "./support";
+import { asCaller } from "../../helpers/trust";
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const decode = (part: string) => JSON.parse(Buffer.from(part, "base64url").toString());
@@ -137,8 +138,13 @@ describe("access and refresh tokens", () => {
 		expect(a).toMatchObject({ address: wallet.address, kind: "jwt" });
 	});
 
-	it("me without a signed-in caller is 401", async () => {
-		await refused(t.broker.call("auth.me"), 401, "SIGN_IN_REQUIRED");
+	it("me without a verified caller is 401, whatever meta.user claims", async () => {
+		await refused(t.broker.call("auth.me", {}, asCaller(null)), 401, "PRINCIPAL_REQUIRED");
+		const claimed = {
+			user: { address: "0x" + "1".repeat(40), roles: ["admin"] },
+			principal: null,
+		};
+		await refused(t.broker.call("auth.me", {}, { meta: claimed }), 401, "PRINCIPAL_REQUIRED");
 	});
 
 	it("rotates refresh tokens; a reused one revokes the sign-in; logout revokes", async () => {

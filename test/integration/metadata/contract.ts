@@ -6,6 +6,7 @@
  */
 import type { ServiceBroker } from "moleculer";
 import { sleep } from "../../helpers/servers";
+import { asCaller } from "../../helpers/trust";
 
 export interface MetadataBackend {
 	broker: ServiceBroker;
@@ -17,7 +18,8 @@ const ALICE: User = { address: "0xa11ce00000000000000000000000000000000001", rol
 const BOB: User = { address: "0xb0b0000000000000000000000000000000000002", roles: [] };
 const ADMIN: User = { address: "0xad00000000000000000000000000000000000003", roles: ["admin"] };
 
-const as = (user: User | null) => ({ meta: user ? { user } : {} });
+/** As `user`, verified (signed like a gateway does), or anonymous for null. */
+const as = (user: User | null) => asCaller(user);
 
 /** Defines the contract suite for one backend. */
 export function describeMetadataContract(
