@@ -10,8 +10,8 @@
  * Manages API keys as an operator. With TRANSPORTER set (and the cluster's NAMESPACE) the CLI
  * joins the cluster as a node without services and calls the auth service there. Without it
  * (embedded mode) it opens DATA_DIR's auth store itself, through a broker hosting the auth and
- * cache services; a running embedded server picks the change up within seconds (it re-reads the
- * store file when it changed).
+ * cache services; a running embedded server sees the change at once (both open the same SQLite
+ * file, which several processes may write safely).
  */
 import fs from "node:fs";
 import os from "node:os";

@@ -1,8 +1,16 @@
 /**
  * Lists and searches videos in the embedded store from a neutral `ListQuery`: index-ordered
- * scans (keyset cursors or covering-index offsets), the tag table for tag filters, FTS5 with
- * prefix matching and bm25 ranking for words, and trigger-kept counters for unfiltered totals.
- * Every value is bound; the FTS query is built from tokens of letters and digits only.
+ * scans (keyset cursors, or covering-index offsets for `page`), the tag table for tag filters,
+ * FTS5 with prefix matching and bm25 ranking for words, and trigger-kept counters for
+ * unfiltered totals. Every value is bound; the FTS query is built from letter/digit tokens only.
+ *
+ * What a signed-in viewer may see (listed videos, or their own) is queried as two parts — the
+ * listed ones and the viewer's unlisted ones — each walking its own index, merged by SQLite;
+ * one `OR` would make it sort the whole collection.
+ *
+ * Relevance: bm25 over the RANK_WINDOW most recent matches, then the older matches newest first.
+ * Ranking every match of a common word costs time in proportion to the collection; this bounds
+ * it, and favours recent videos among equally good matches.
  */
 import type { SQLInputValue } from "node:sqlite";
 import { ValidationError } from "../errors";
@@ -17,7 +25,7 @@ import {
 import type { OpenedDatabase } from "./sqlite";
 
 type Param = SQLInputValue;
-type Visibility = "all" | "listed" | "visible" | "ownerUnlisted";
+type Part = "all" | "listed" | "ownerUnlisted";
 
 const SORT_COL: Record<Exclude<SortKey["field"], "relevance">, string> = {
 	createdAt: "created_at",
@@ -28,6 +36,8 @@ const SORT_COL: Record<Exclude<SortKey["field"], "relevance">, string> = {
 const NULLABLE = new Set(["title", "duration"]);
 /** bm25 weights of title, description, tags, vis. */
 const BM25 = "bm25(videos_fts, 10.0, 2.0, 5.0, 0.0)";
+/** How many of the most recent matches a search ranks by relevance. */
+export const RANK_WINDOW = 1000;
 /** A deep `page` beyond this many rows is refused; a cursor has no limit. */
 export const MAX_OFFSET = 1_000_000;
 
@@ -46,42 +56,52 @@ interface Built {
 	from: string;
 	where: string[];
 	params: Param[];
-	/** the sort column expression and the row id it ties on */
+	/** the sort column expression (null for relevance) and the row id */
 	col: string | null;
 	rid: string;
 }
 
-function build(q: ListQuery, vis: Visibility, viewer: string | null): Built {
+/** FROM/WHERE for one part of a query (its visibility), without cursor or order. */
+function build(q: ListQuery, part: Part, viewer: string | null, forCount = false): Built {
 	const where: string[] = [];
 	const params: Param[] = [];
-	const byTag = !!q.tag && q.words.length === 0;
+	const fts = q.words.length > 0;
+	const byTag = !!q.tag && !fts;
 	const useTagOrder = byTag && q.sort.field === "createdAt";
+	// A search needs the table only for filters the FTS index does not hold.
+	const ftsOnly =
+		fts &&
+		(forCount || q.sort.field === "relevance") &&
+		!q.tag &&
+		!q.owner &&
+		!q.status &&
+		part !== "ownerUnlisted";
 	let from = "videos v";
-	if (q.words.length) {
-		from = "videos_fts JOIN videos v ON v.rid = videos_fts.rowid";
+	let rid = "v.rid";
+	if (fts) {
+		from = ftsOnly
+			? "videos_fts"
+			: part === "ownerUnlisted"
+				? // a viewer's own unlisted videos are few: walk them, look each up in the index
+					"videos v CROSS JOIN videos_fts ON videos_fts.rowid = v.rid"
+				: "videos_fts JOIN videos v ON v.rid = videos_fts.rowid";
+		rid = "videos_fts.rowid";
 		where.push("videos_fts MATCH ?");
-		params.push(ftsMatch(q.words, vis === "listed"));
+		params.push(ftsMatch(q.words, part === "listed"));
+	} else if (byTag) {
+		from = "video_tags t JOIN videos v ON v.rid = t.rid";
+		rid = useTagOrder ? "t.rid" : "v.rid";
 	}
 	if (q.tag) {
-		if (byTag) {
-			from = "video_tags t JOIN videos v ON v.rid = t.rid";
-			where.push("t.tag = ?");
-		} else where.push("v.rid IN (SELECT rid FROM video_tags WHERE tag = ?)");
+		if (byTag) where.push("t.tag = ?");
+		else where.push("v.rid IN (SELECT rid FROM video_tags WHERE tag = ?)");
 		params.push(q.tag);
 	}
-	const listedCol = byTag ? "t.listed" : "v.listed";
-	switch (vis) {
-		case "listed":
-			if (!q.words.length) where.push(`${listedCol} = 1`);
-			break;
-		case "visible":
-			where.push(`(${listedCol} = 1 OR v.owner = ?)`);
-			params.push(viewer);
-			break;
-		case "ownerUnlisted":
-			where.push(`${listedCol} = 0 AND v.owner = ?`);
-			params.push(viewer);
-			break;
+	const listed = byTag ? "t.listed" : "v.listed";
+	if (part === "listed" && !fts) where.push(`${listed} = 1`);
+	if (part === "ownerUnlisted") {
+		where.push(`${listed} = 0 AND v.owner = ?`);
+		params.push(viewer);
 	}
 	if (q.owner) {
 		where.push("v.owner = ?");
@@ -97,26 +117,36 @@ function build(q: ListQuery, vis: Visibility, viewer: string | null): Built {
 			: useTagOrder
 				? "t.created_at"
 				: `v.${SORT_COL[q.sort.field]}`;
-	return { from, where, params, col, rid: useTagOrder ? "t.rid" : "v.rid" };
+	return { from, where, params, col, rid };
 }
 
 const whereSql = (w: string[]) => (w.length ? `WHERE ${w.join(" AND ")}` : "");
 
+/** The parts a viewer's query is made of. */
+function partsOf(q: ListQuery): { part: Part; viewer: string | null }[] {
+	if (!q.visibility) return [{ part: "all", viewer: null }];
+	const owner = q.visibility.orOwner;
+	return owner
+		? [
+				{ part: "listed", viewer: null },
+				{ part: "ownerUnlisted", viewer: owner },
+			]
+		: [{ part: "listed", viewer: null }];
+}
+
 /** Counts what `q` matches for the viewer, through counters or covering indexes. */
 export function countVideos(h: OpenedDatabase, q: ListQuery): number {
 	if (q.matchesNothing) return 0;
-	if (!q.visibility) return count(h, q, "all", null);
-	const listed = count(h, q, "listed", null);
-	const owner = q.visibility.orOwner;
-	return owner ? listed + count(h, q, "ownerUnlisted", owner) : listed;
+	return partsOf(q).reduce((n, p) => n + count(h, q, p.part, p.viewer), 0);
 }
 
-function count(h: OpenedDatabase, q: ListQuery, vis: Visibility, viewer: string | null): number {
-	if (!q.words.length && !q.tag && !q.owner && vis !== "ownerUnlisted") {
+function count(h: OpenedDatabase, q: ListQuery, part: Part, viewer: string | null): number {
+	if (!q.words.length && !q.tag && !q.owner && part !== "ownerUnlisted") {
 		// Only visibility and status: the trigger-kept counters.
 		const where: string[] = [];
 		const params: Param[] = [];
-		if (vis === "listed") where.push("status = 'ready' AND access_kind IN ('public', 'token')");
+		if (part === "listed")
+			where.push("status = 'ready' AND access_kind IN ('public', 'token')");
 		if (q.status) {
 			where.push("status = ?");
 			params.push(q.status);
@@ -126,102 +156,170 @@ function count(h: OpenedDatabase, q: ListQuery, vis: Visibility, viewer: string 
 			.get(...params) as { n: number };
 		return Number(row.n);
 	}
-	const b = build(q, vis, viewer);
-	// Only the FTS index needed: an anonymous search is counted without touching the table.
-	const from =
-		q.words.length && vis === "listed" && !q.tag && !q.owner && !q.status
-			? "videos_fts"
-			: b.from;
+	const b = build(q, part, viewer, true);
 	const row = h
-		.prepare(`SELECT count(*) AS n FROM ${from} ${whereSql(b.where)}`)
+		.prepare(`SELECT count(*) AS n FROM ${b.from} ${whereSql(b.where)}`)
 		.get(...b.params) as { n: number };
 	return Number(row.n);
+}
+
+function badCursor() {
+	return new ValidationError("The 'cursor' is damaged.", { field: "cursor" });
+}
+
+/** Adds the keyset condition "after (v, r) in this order" to a part. */
+function addKeyset(b: Built, sort: SortKey, v: unknown, r: number) {
+	const col = b.col!;
+	const desc = sort.dir < 0;
+	if (v === null) {
+		b.where.push(
+			desc
+				? `(${col} IS NULL AND ${b.rid} < ?)`
+				: `((${col} IS NULL AND ${b.rid} > ?) OR ${col} IS NOT NULL)`,
+		);
+		b.params.push(r);
+	} else {
+		b.where.push(
+			NULLABLE.has(sort.field) && desc
+				? `((${col}, ${b.rid}) < (?, ?) OR ${col} IS NULL)`
+				: `(${col}, ${b.rid}) ${desc ? "<" : ">"} (?, ?)`,
+		);
+		b.params.push(v as Param, r);
+	}
+}
+
+/** Rows of several parts, each in its own index order and limited, merged by SQLite. */
+function merged(
+	parts: Built[],
+	select: (b: Built) => string,
+	order: (b: Built) => string,
+	outerOrder: string,
+	limit: number,
+	offset: number,
+): { sql: string; params: Param[] } {
+	if (parts.length === 1) {
+		const b = parts[0]!;
+		return {
+			sql: `SELECT ${select(b)} FROM ${b.from} ${whereSql(b.where)} ORDER BY ${order(b)} LIMIT ? OFFSET ?`,
+			params: [...b.params, limit, offset],
+		};
+	}
+	const params: Param[] = [];
+	const subs = parts.map(b => {
+		params.push(...b.params, limit + offset);
+		return `SELECT * FROM (SELECT ${select(b)} FROM ${b.from} ${whereSql(b.where)} ORDER BY ${order(b)} LIMIT ?)`;
+	});
+	params.push(limit, offset);
+	return {
+		sql: `${subs.join(" UNION ALL ")} ORDER BY ${outerOrder} LIMIT ? OFFSET ?`,
+		params,
+	};
 }
 
 /** One page of videos (as stored docs with `_id`) for `q`, with the total and next cursor. */
 export function listVideos(h: OpenedDatabase, q: ListQuery): ListPage<Record<string, unknown>> {
 	if (q.matchesNothing) return { rows: [], total: 0, nextCursor: null };
-	if (q.offset > MAX_OFFSET)
+	const cur = q.cursor ? decodeCursor(q.cursor, q.sort) : null;
+	let offset = q.offset;
+	if (cur && q.sort.field === "relevance") {
+		const o = cur.o as number;
+		if (!Number.isSafeInteger(o) || o < 0 || o > MAX_OFFSET) throw badCursor();
+		offset = o;
+	}
+	if (offset > MAX_OFFSET)
 		throw new ValidationError(
 			`Pages beyond ${MAX_OFFSET} rows are not served by number: follow 'nextCursor'.`,
 			{ field: "page" },
 		);
-	const vis: Visibility = !q.visibility ? "all" : q.visibility.orOwner ? "visible" : "listed";
-	const b = build(q, vis, q.visibility?.orOwner ?? null);
-	let offset = q.offset;
-	const cur = q.cursor ? decodeCursor(q.cursor, q.sort) : null;
-	let order: string;
-	let select: string;
+	const parts = partsOf(q).map(p => build(q, p.part, p.viewer));
+	let rids: number[];
+	let last: { rid: number; sv: Param } | null = null;
+	let more: boolean;
 	if (q.sort.field === "relevance") {
-		if (cur) {
-			if (
-				!Number.isSafeInteger(cur.o) ||
-				(cur.o as number) < 0 ||
-				(cur.o as number) > MAX_OFFSET
-			)
-				throw badCursor();
-			offset = cur.o as number;
-		}
-		order = `${BM25}, v.rid`;
-		select = "v.rid AS rid, NULL AS sv";
+		({ rids, more } = rankedPage(h, parts, offset, q.limit));
 	} else {
-		const col = b.col!;
-		const desc = q.sort.dir < 0;
 		if (cur) {
-			const v = cur.v;
 			const r = cur.r;
 			if (
 				!Number.isSafeInteger(r) ||
-				!(v === null || typeof v === "number" || typeof v === "string")
+				!(cur.v === null || ["number", "string"].includes(typeof cur.v))
 			)
 				throw badCursor();
-			const nullable = NULLABLE.has(q.sort.field);
-			const cmp = desc ? "<" : ">";
-			if (v === null) {
-				b.where.push(
-					desc
-						? `(${col} IS NULL AND ${b.rid} < ?)`
-						: `((${col} IS NULL AND ${b.rid} > ?) OR ${col} IS NOT NULL)`,
-				);
-				b.params.push(r as number);
-			} else {
-				b.where.push(
-					nullable && desc
-						? `((${col}, ${b.rid}) < (?, ?) OR ${col} IS NULL)`
-						: `(${col}, ${b.rid}) ${cmp} (?, ?)`,
-				);
-				b.params.push(v, r as number);
-			}
+			for (const b of parts) addKeyset(b, q.sort, cur.v, r as number);
 		}
-		const dir = desc ? "DESC" : "ASC";
-		order = `${col} ${dir}, ${b.rid} ${dir}`;
-		select = `${b.rid} AS rid, ${col} AS sv`;
+		const dir = q.sort.dir < 0 ? "DESC" : "ASC";
+		// Phase 1 walks an index for row ids only (cheap even past many rows); phase 2 reads docs.
+		const { sql, params } = merged(
+			parts,
+			b => `${b.rid} AS rid, ${b.col} AS sv`,
+			b => `${b.col} ${dir}, ${b.rid} ${dir}`,
+			`sv ${dir}, rid ${dir}`,
+			q.limit + 1,
+			cur ? 0 : offset,
+		);
+		const rows = h.prepare(sql).all(...params) as { rid: number; sv: Param }[];
+		more = rows.length > q.limit;
+		if (more) rows.pop();
+		rids = rows.map(r => r.rid);
+		last = rows[rows.length - 1] ?? null;
 	}
-	// Phase 1 walks the index for row ids only (cheap even past many rows); phase 2 reads docs.
-	const ids = h
-		.prepare(
-			`SELECT ${select} FROM ${b.from} ${whereSql(b.where)} ORDER BY ${order} LIMIT ? OFFSET ?`,
-		)
-		.all(...b.params, q.limit + 1, offset) as { rid: number; sv: Param }[];
-	const more = ids.length > q.limit;
-	if (more) ids.pop();
 	const byRid = h.prepare("SELECT id, doc FROM videos WHERE rid = ?");
-	const rows = ids.map(({ rid }) => {
+	const docs = rids.map(rid => {
 		const row = byRid.get(rid) as { id: string; doc: string };
 		return { _id: row.id, ...JSON.parse(row.doc) };
 	});
 	let nextCursor: string | null = null;
-	if (more) {
-		const last = ids[ids.length - 1]!;
+	if (more)
 		nextCursor = encodeCursor(
 			q.sort.field === "relevance"
-				? { s: sortName(q.sort), o: offset + ids.length }
-				: { s: sortName(q.sort), v: last.sv, r: last.rid },
+				? { s: sortName(q.sort), o: offset + rids.length }
+				: { s: sortName(q.sort), v: last!.sv, r: last!.rid },
 		);
-	}
-	return { rows, total: countVideos(h, q), nextCursor };
+	return { rows: docs, total: countVideos(h, q), nextCursor };
 }
 
-function badCursor() {
-	return new ValidationError("The 'cursor' is damaged.", { field: "cursor" });
+/**
+ * A page of a relevance-ordered search: the RANK_WINDOW most recent matches ranked by bm25,
+ * then older matches newest first.
+ */
+function rankedPage(
+	h: OpenedDatabase,
+	parts: Built[],
+	offset: number,
+	limit: number,
+): { rids: number[]; more: boolean } {
+	const want = offset + limit + 1;
+	let ranked: number[] = [];
+	if (offset < RANK_WINDOW) {
+		const { sql, params } = merged(
+			parts,
+			b => `${b.rid} AS rid, ${BM25} AS score`,
+			b => `${b.rid} DESC`,
+			"rid DESC",
+			RANK_WINDOW,
+			0,
+		);
+		const window = h.prepare(sql).all(...params) as { rid: number; score: number }[];
+		window.sort((a, b) => a.score - b.score || b.rid - a.rid);
+		ranked = window.map(r => r.rid);
+		if (window.length < RANK_WINDOW || want <= RANK_WINDOW) {
+			const rids = ranked.slice(offset, offset + limit + 1);
+			const more = rids.length > limit;
+			return { rids: more ? rids.slice(0, limit) : rids, more };
+		}
+	}
+	// Past the window: the older matches, newest first, by offset in the FTS rowid order.
+	const from = Math.max(offset, RANK_WINDOW);
+	const { sql, params } = merged(
+		parts,
+		b => `${b.rid} AS rid`,
+		b => `${b.rid} DESC`,
+		"rid DESC",
+		want - from,
+		from,
+	);
+	const tail = (h.prepare(sql).all(...params) as { rid: number }[]).map(r => r.rid);
+	const rows = [...ranked.slice(offset), ...tail];
+	const more = rows.length > limit;
+	return { rids: rows.slice(0, limit), more };
 }
