@@ -228,6 +228,18 @@ describe("monitor service", () => {
 				from: new Date(base - 2500).toISOString(),
 			});
 			expect(since.rows.map((r: any) => r.requestId)).toEqual(["r3", "r2"]);
+			// keyset pages: nextCursor walks the log once, newest first, null on the last page
+			const p1: any = await t.broker.call("monitor.audit", { pageSize: 2 });
+			expect(p1.rows.map((r: any) => r.requestId)).toEqual(["r3", "r2"]);
+			const p2: any = await t.broker.call("monitor.audit", {
+				pageSize: 2,
+				cursor: p1.nextCursor,
+			});
+			expect(p2).toMatchObject({ total: 3, nextCursor: null });
+			expect(p2.rows.map((r: any) => r.requestId)).toEqual(["r1"]);
+			await expect(
+				t.broker.call("monitor.audit", { cursor: "bm9wZQ" }),
+			).rejects.toMatchObject({ code: 422 });
 			await expect(
 				t.broker.call("monitor.audit", { action: "DROP TABLE" }),
 			).rejects.toMatchObject({ code: 422 });
