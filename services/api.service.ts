@@ -191,6 +191,9 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				aliases: {
 					"GET /:token/:id/:file": rawAlias("handlePlay"),
 					"HEAD /:token/:id/:file": rawAlias("handlePlay"),
+					// A published version's files: /play/<token>/<id>/v<n>/<file>
+					"GET /:token/:id/:dir/:file": rawAlias("handlePlay"),
+					"HEAD /:token/:id/:dir/:file": rawAlias("handlePlay"),
 				},
 				mappingPolicy: "restrict",
 				autoAliases: false,

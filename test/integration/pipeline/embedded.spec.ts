@@ -157,7 +157,8 @@ async function durationOf(url: string): Promise<number> {
 		expect(vtt).toMatch(/storyboard\.jpg#xywh=\d+,\d+,\d+,\d+/);
 
 		// segments: Range, ETag/304, immutable caching
-		const seg = prefix + "chunk-0-00001.m4s";
+		// segments sit beside their media playlist (the published version's folder, v<n>/)
+		const seg = prefix + variants[0].uri.replace(/[^/]+$/, "") + "chunk-0-00001.m4s";
 		const full = await fetch(seg);
 		expect(full.status).toBe(200);
 		expect(full.headers.get("cache-control")).toMatch(/immutable/);
