@@ -23,6 +23,12 @@ export const METADATA_KEYS = ["filename", "title", "description", "tags", "filet
 export const MAX_FILENAME = 255;
 /** The whole header, decoded; a request over this is refused before any field is read. */
 export const MAX_METADATA_CHARS = 16 * 1024;
+/** The raw `Upload-Metadata` header (base64 values), checked before tus parses it. */
+export const MAX_METADATA_HEADER_BYTES = 12 * 1024;
+/** Most key/value pairs a creation may send. */
+export const MAX_METADATA_KEYS = 32;
+/** Longest value of a key StreamGate does not read (tus-js-client's `name`, `type`, …). */
+export const MAX_OTHER_VALUE = 1024;
 
 // C0/C1 controls (but not tab) have no business in a title or a file name.
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
@@ -55,6 +61,19 @@ function invalid(message: string, field: string): DomainError {
 }
 
 /**
+ * Refuses an `Upload-Metadata` header longer than MAX_METADATA_HEADER_BYTES before anything
+ * parses it: DomainError 400 INVALID_METADATA with the sizes.
+ */
+export function assertMetadataHeader(raw: string | string[] | undefined): void {
+	const text = Array.isArray(raw) ? raw.join(",") : (raw ?? "");
+	if (text.length > MAX_METADATA_HEADER_BYTES)
+		throw invalid(
+			`the header is ${text.length} bytes long; at most ${MAX_METADATA_HEADER_BYTES} are allowed.`,
+			"*",
+		);
+}
+
+/**
  * Checks and normalises the decoded metadata (`null` = a key sent without a value). Throws a
  * DomainError (status 400, type INVALID_METADATA) naming the field when something is wrong.
  */
@@ -66,6 +85,18 @@ export function parseUploadFields(raw: Record<string, string | null> | undefined
 			`it is ${total} characters long; at most ${MAX_METADATA_CHARS} are allowed.`,
 			"*",
 		);
+	const keys = Object.keys(meta);
+	if (keys.length > MAX_METADATA_KEYS)
+		throw invalid(`it has ${keys.length} keys; at most ${MAX_METADATA_KEYS} are allowed.`, "*");
+	for (const k of keys)
+		if (
+			!(METADATA_KEYS as readonly string[]).includes(k) &&
+			(meta[k]?.length ?? 0) > MAX_OTHER_VALUE
+		)
+			throw invalid(
+				`the value of '${k.slice(0, 64)}' is ${meta[k]!.length} characters long; at most ${MAX_OTHER_VALUE} are allowed.`,
+				k.slice(0, 64),
+			);
 	const out: UploadFields = {};
 
 	const filename = text(meta.filename);

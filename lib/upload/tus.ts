@@ -22,7 +22,12 @@ import {
 	TUS_CHECKSUM_ALGORITHMS,
 } from "./checksum";
 import { srvxNode, tusServer, tusUtils } from "./esm";
-import { isUploadRejection, parseUploadFields, type UploadFields } from "./metadata";
+import {
+	assertMetadataHeader,
+	isUploadRejection,
+	parseUploadFields,
+	type UploadFields,
+} from "./metadata";
 import type { UploadStore } from "./store";
 
 /** A new upload, as `onCreate` sees it. */
@@ -44,6 +49,12 @@ export interface FinishedUpload {
 export interface TusHooks<C> {
 	/** Before the upload exists; throw a DomainError (or `{status_code, body}`) to refuse it. */
 	onCreate(upload: CreatedUpload, caller: C | undefined): Promise<void>;
+	/**
+	 * Who calls: the principal id recorded as the owner of an upload it creates, and whether it
+	 * is an admin. Given this hook, HEAD/PATCH/DELETE/GET on an upload are answered only for its
+	 * owner or an admin; anyone else gets the same 404 as for an id that does not exist.
+	 */
+	principal?(caller: C | undefined): UploadPrincipal | undefined;
 	/** After the last byte landed, before the client's last answer; a throw is a 5xx it retries. */
 	onFinish(upload: FinishedUpload, caller: C | undefined): Promise<void>;
 	/** After a DELETE (termination) removed an unfinished upload. */
@@ -61,6 +72,22 @@ interface RequestTrace {
 	/** The id `onCreate` was called with (set before the hook runs: it may fail half-way). */
 	created?: string;
 }
+
+/** A caller as the ownership check sees it. */
+export interface UploadPrincipal {
+	id: string;
+	admin: boolean;
+}
+
+/**
+ * The `Upload-Metadata` key that records the creator. Set by the server at creation (a value the
+ * client sent under this key is replaced), stored with the upload's info, checked on every
+ * request for that upload.
+ */
+export const OWNER_METADATA_KEY = "sg-owner";
+
+/** Largest body of a PATCH with `Upload-Checksum`: it is spooled to verify before appending. */
+export const DEFAULT_MAX_CHECKSUM_BYTES = 64 * 1024 * 1024;
 
 /** A few log lines (a Moleculer logger fits). */
 export interface TusLogger {
@@ -85,6 +112,11 @@ export interface TusEndpointOptions<C> {
 	lockDrainTimeoutMs?: number;
 	/** How long `terminate`/`sweepExpired` wait for an upload's lock (default 10 s). */
 	lockWaitMs?: number;
+	/**
+	 * Largest body of a request with `Upload-Checksum` (default 64 MiB): such a body is spooled to
+	 * disk while hashed and appended only when it matches, so the spool is bounded by this.
+	 */
+	maxChecksumBytes?: number;
 }
 
 /** What `upload.get` answers. */
@@ -197,8 +229,11 @@ export class TusEndpoint<C = unknown> {
 			generateUrl: (_req, { path, id }) => `${path}/${id}`,
 			// A finished original feeds the pipeline: only `DELETE /videos/:id` removes it.
 			disableTerminationForFinishedUploads: true,
-			onIncomingRequest: async (_req, id) => {
+			onIncomingRequest: async (req, id) => {
 				if (!VIDEO_ID_PATTERN.test(id)) throw tusUtils().ERRORS.FILE_NOT_FOUND;
+				// Someone else's upload reads exactly like one that does not exist.
+				if (!(await this.mayTouch(id, this.callers.get(req))))
+					throw tusUtils().ERRORS.FILE_NOT_FOUND;
 			},
 			onUploadCreate: async (req, upload) => {
 				const fields = parseUploadFields(upload.metadata);
@@ -208,7 +243,12 @@ export class TusEndpoint<C = unknown> {
 					{ id: upload.id, size: upload.size, fields },
 					this.callers.get(req),
 				);
-				return {};
+				// The creator, recorded with the upload; whatever the client sent under the key goes.
+				const metadata = { ...upload.metadata };
+				delete metadata[OWNER_METADATA_KEY];
+				const who = opts.hooks.principal?.(this.callers.get(req));
+				if (who) metadata[OWNER_METADATA_KEY] = who.id;
+				return { metadata };
 			},
 			onUploadFinish: async (req, upload) => {
 				await opts.hooks.onFinish(
@@ -236,6 +276,7 @@ export class TusEndpoint<C = unknown> {
 		let response: Response;
 		const trace: RequestTrace = {};
 		try {
+			if (req.method === "POST") assertMetadataHeader(req.headers["upload-metadata"]);
 			const checksum = req.headers["upload-checksum"];
 			const hasBody =
 				req.method === "PATCH" || (req.method === "POST" && !!req.headers["content-type"]);
@@ -426,6 +467,28 @@ export class TusEndpoint<C = unknown> {
 		}
 	}
 
+	/** Whether `caller` may see and change upload `id`: its owner, an admin, or no check at all. */
+	private async mayTouch(id: string, caller: C | undefined): Promise<boolean> {
+		if (!this.opts.hooks.principal) return true;
+		let u: Upload;
+		try {
+			u = await this.store.datastore.getUpload(id);
+		} catch {
+			// Missing or gone: tus answers that itself (404/410), the same for everyone.
+			return true;
+		}
+		return this.owns(u, caller);
+	}
+
+	/** The ownership rule on a loaded upload (see `TusHooks.principal`). */
+	private owns(u: Upload, caller: C | undefined): boolean {
+		if (!this.opts.hooks.principal) return true;
+		const who = this.opts.hooks.principal(caller);
+		if (!who) return false;
+		if (who.admin) return true;
+		return u.metadata?.[OWNER_METADATA_KEY] === who.id;
+	}
+
 	private async loadUpload(id: string): Promise<Upload> {
 		if (!VIDEO_ID_PATTERN.test(id)) throw new NotFoundError("Upload", id);
 		try {
@@ -451,12 +514,14 @@ export class TusEndpoint<C = unknown> {
 		const spec = parseChecksumHeader(header);
 		// Spool no more than the upload can still take: the rest would be refused anyway.
 		let room = this.opts.maxSize;
-		let tooLarge: { status_code: number; body: string } = ERRORS.ERR_MAX_SIZE_EXCEEDED;
+		let tooLarge: unknown = ERRORS.ERR_MAX_SIZE_EXCEEDED;
 		if (req.method === "PATCH") {
 			const id = lastSegment(req.url ?? "");
 			const u = id ? await this.loadUpload(id).catch(() => null) : null;
-			// Unknown upload or a wrong offset: tus answers (404/410/409) without the body.
-			if (!u || String(u.offset) !== req.headers["upload-offset"]) return null;
+			// Unknown upload, someone else's, or a wrong offset: tus answers (404/410/409) without
+			// reading the body (its onIncomingRequest refuses the stranger before anything else).
+			if (!u || !this.owns(u, caller) || String(u.offset) !== req.headers["upload-offset"])
+				return null;
 			if (u.size !== undefined) {
 				room = u.size - u.offset;
 				tooLarge = ERRORS.ERR_SIZE_EXCEEDED;
@@ -464,6 +529,17 @@ export class TusEndpoint<C = unknown> {
 		}
 		const declared = Number(req.headers["content-length"]);
 		if (Number.isFinite(declared) && declared > room) throw tooLarge;
+		// The spool is bounded: a checksummed chunk larger than this is refused before a byte is read.
+		const maxChecksum = this.opts.maxChecksumBytes ?? DEFAULT_MAX_CHECKSUM_BYTES;
+		const chunkTooLarge = new DomainError(
+			`A request with Upload-Checksum may carry at most ${maxChecksum} bytes (it is verified before it is appended); send smaller chunks.`,
+			{ type: "CHECKSUM_CHUNK_TOO_LARGE", status: 413, data: { maxBytes: maxChecksum } },
+		);
+		if (Number.isFinite(declared) && declared > maxChecksum) throw chunkTooLarge;
+		if (maxChecksum < room) {
+			room = maxChecksum;
+			tooLarge = chunkTooLarge;
+		}
 		let spooled;
 		try {
 			spooled = await spoolBody({
