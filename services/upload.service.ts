@@ -11,8 +11,6 @@ import { loadConfig } from "../lib/config";
 import { ID_PATTERN } from "../lib/videos/video";
 import { can } from "../lib/auth/roles";
 import type { UploadPrincipal } from "../lib/upload/tus";
-import { can } from "../lib/auth/roles";
-import type { UploadPrincipal } from "../lib/upload/tus";
 import {
 	createFinishPorts,
 	createUploadEndpoint,
@@ -37,13 +35,6 @@ export type {
 } from "../lib/upload";
 
 const config = loadConfig();
-
-/** The caller as the tus endpoint's ownership check sees it (the gateway's verified user). */
-function uploadPrincipal(ctx: Context<any, any> | undefined): UploadPrincipal | undefined {
-	const user = ctx?.meta?.user;
-	if (!user?.address) return undefined;
-	return { id: String(user.address), admin: can(user.roles, "admin") };
-}
 
 /** The caller as the tus endpoint's ownership check sees it (the gateway's verified user). */
 function uploadPrincipal(ctx: Context<any, any> | undefined): UploadPrincipal | undefined {
@@ -246,8 +237,6 @@ const UploadService: ServiceSchema<UploadSettings> = {
 				onCreate: (u, ctx) => this.onCreate(u, ctx),
 				onFinish: (u, ctx) => this.onFinish(u, ctx),
 				onTerminate: (id, ctx) => this.onTerminate(id, ctx),
-				// An upload is its creator's: others (but admins) get 404 for HEAD/PATCH/DELETE.
-				principal: ctx => uploadPrincipal(ctx),
 				// An upload is its creator's: others (but admins) get 404 for HEAD/PATCH/DELETE.
 				principal: ctx => uploadPrincipal(ctx),
 				onCreateAborted: id => this.onCreateAborted(id),
