@@ -6,6 +6,7 @@ import { ServiceBroker } from "moleculer";
 import { loadConfig } from "../lib/config";
 import { ConfigError } from "../lib/errors";
 import { createBrokerOptions } from "../moleculer.config";
+import { describeNatsAuth } from "../lib/trust/nats";
 import { loadServices } from "../broker/load-services";
 import { probeCapabilities, type TranscoderCapabilities } from "../lib/capabilities";
 import { buildWebApp } from "../mixins/web-app.mixin";
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
 		},
 	});
 	broker.logger.info(
-		`StreamGate ${pkg.version}: ${config.transporter ? `cluster node over ${config.transporter} (namespace '${config.namespace}')` : "embedded mode (no transporter)"}; services: ${config.services.join(", ")}`,
+		`StreamGate ${pkg.version}: ${config.nats ? `cluster node over ${describeNatsAuth(config.nats)} (namespace '${config.namespace}')` : "embedded mode (no transporter)"}; services: ${config.services.join(", ")}`,
 	);
 	broker.logger.info(
 		`cache/cacher: ${config.redisUrl ? "redis" : "memory LRU"}; metadata: ${config.mongoUri ? "mongodb" : `sqlite under ${config.dataDir}`}; metrics: ${config.metricsPort ? `prometheus on :${config.metricsPort}/metrics` : "off"}`,
@@ -64,6 +65,10 @@ async function main(): Promise<void> {
 }
 
 main().catch(err => {
+	if (err instanceof ConfigError) {
+		console.error(`streamgate: ${err.message}`);
+		process.exit(78); // EX_CONFIG
+	}
 	console.error("streamgate: failed to start:", err?.message ?? err);
 	process.exit(1);
 });

@@ -171,3 +171,47 @@ describe("loadConfig", () => {
 		expect(parseDuration("X", raw)).toBe(ms);
 	});
 });
+
+describe("loadConfig: the bus's credentials (issue 9)", () => {
+	const secret = "c".repeat(32);
+
+	it("keeps credentials out of the transporter URL and accepts tls://", () => {
+		const c = loadConfig({
+			TRANSPORTER: "nats://sg:pa%40ss@nats1:4222,nats://nats2:4222",
+			CLUSTER_SECRET: secret,
+		});
+		expect(c.transporter).toBe("nats://nats1:4222,nats://nats2:4222");
+		expect(c.nats).toMatchObject({ user: "sg", pass: "pa@ss", tls: null });
+		const t = loadConfig({
+			TRANSPORTER: "tls://nats:4222",
+			NATS_TOKEN: "tok",
+			CLUSTER_SECRET: secret,
+		});
+		expect(t.nats).toMatchObject({ token: "tok", tls: {} });
+		expect(loadConfig({}).nats).toBeNull();
+		expect(loadConfig({}).clusterSecret).toBeNull();
+	});
+
+	it.each([
+		[{ CLUSTER_SECRET: "short" }, "CLUSTER_SECRET"],
+		[{ CLUSTER_SECRET: secret, CLUSTER_SECRET_FILE: "/x" }, "CLUSTER_SECRET"],
+		[{ CLUSTER_SECRET_FILE: "/no/such/file" }, "CLUSTER_SECRET_FILE"],
+		[{ TRANSPORTER: "redis://x:6379" }, "TRANSPORTER"],
+		[{ TRANSPORTER: "nats://x:4222", NATS_PASSWORD: "p" }, "NATS_PASSWORD"],
+		[{ TRANSPORTER: "nats://x:4222", NATS_USER: "u", NATS_TOKEN: "t" }, "NATS_USER"],
+		[{ TRANSPORTER: "tls://x:4222", NATS_TLS_KEY: __filename }, "NATS_TLS_CERT"],
+		[{ OPERATOR_PUBLIC_KEY: "not a key" }, "OPERATOR_PUBLIC_KEY"],
+		[
+			{
+				OPERATOR_KEY: crypto
+					.generateKeyPairSync("rsa", { modulusLength: 1024 })
+					.privateKey.export({ type: "pkcs8", format: "pem" })
+					.toString(),
+			},
+			"OPERATOR_KEY",
+		],
+	])("refuses %j naming %s", (env, name) => {
+		expect(() => loadConfig(env as Record<string, string>)).toThrow(ConfigError);
+		expect(() => loadConfig(env as Record<string, string>)).toThrow(new RegExp(name));
+	});
+});
