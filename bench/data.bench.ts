@@ -165,6 +165,8 @@ interface Result {
 	rps: number;
 	loopMaxMs: number;
 	queryMaxMs: number;
+	/** the same kinds of query run on the store in this process: wall and CPU p95 */
+	store: Record<Kind, { p95: number; cpuP95: number }>;
 }
 
 function prepare(n: number): string {
@@ -191,23 +193,37 @@ function prepare(n: number): string {
 async function loopDelay(dir: string, n: number) {
 	const h = openDatabase(dir);
 	const qs = queries(n, 7);
-	const all = [...qs.search, ...qs.tag, ...qs.owner, ...qs["deep page"], ...qs["cursor page"]];
+	const byId = h.prepare("SELECT id, doc FROM videos WHERE id = ?");
 	const hist = monitorEventLoopDelay({ resolution: 1 });
+	const store = {} as Result["store"];
 	hist.enable();
 	let queryMax = 0;
 	try {
-		for (const p of all) {
-			await new Promise(r => setTimeout(r, 2));
-			const t0 = performance.now();
-			listVideos(h, buildListQuery(p, null));
-			queryMax = Math.max(queryMax, performance.now() - t0);
+		for (const kind of KINDS) {
+			const wall: number[] = [];
+			const cpu: number[] = [];
+			const runs: (() => unknown)[] =
+				kind === "get by id"
+					? qs.ids.map(id => () => byId.get(id))
+					: qs[kind].map(p => () => listVideos(h, buildListQuery(p, null)));
+			for (const run of runs) {
+				await new Promise(r => setTimeout(r, 2));
+				const c0 = process.cpuUsage();
+				const t0 = performance.now();
+				run();
+				wall.push(performance.now() - t0);
+				const c = process.cpuUsage(c0);
+				cpu.push((c.user + c.system) / 1000);
+			}
+			queryMax = Math.max(queryMax, ...wall);
+			store[kind] = { p95: percentile(wall, 95), cpuP95: percentile(cpu, 95) };
 		}
 		await new Promise(r => setTimeout(r, 5));
 	} finally {
 		hist.disable();
 		h.close();
 	}
-	return { loopMaxMs: hist.max / 1e6, queryMaxMs: queryMax };
+	return { loopMaxMs: hist.max / 1e6, queryMaxMs: queryMax, store };
 }
 
 async function measure(n: number): Promise<Result> {
@@ -294,6 +310,14 @@ function print(results: Result[]) {
 			`| ${fmt(r.n)} | ${(r.readyMs / 1000).toFixed(1)} s | ${fmt(r.rssMiB)} MiB | ` +
 				KINDS.map(k => `${f1(r.lat[k].p50)} / ${f1(r.lat[k].p95)} ms`).join(" | ") +
 				` | ${fmt(r.rps)} | ${f1(r.loopMaxMs)} ms (slowest query ${f1(r.queryMaxMs)} ms) |`,
+		);
+	console.log(
+		"\nStore only, in this process (" + KINDS.map(k => k).join(", ") + "): p95 wall / CPU ms",
+	);
+	for (const r of results)
+		console.log(
+			`  ${fmt(r.n).padStart(9)}: ` +
+				KINDS.map(k => `${f1(r.store[k].p95)} / ${f1(r.store[k].cpuP95)}`).join(" | "),
 		);
 	if (results.length > 1) {
 		const a = results[0]!;

@@ -87,6 +87,8 @@ export interface SearchParams {
 export interface SearchResult {
 	rows: Video[];
 	total: number;
+	/** a search matched more than `total` (searches count up to 10,000) */
+	totalCapped?: boolean;
 	/** pass as `cursor` for the next page; null on the last */
 	nextCursor: string | null;
 	page: number;
@@ -210,12 +212,13 @@ const MetadataService: ServiceSchema = {
 				ttl: 10,
 			},
 			async handler(ctx: Context<SearchParams>): Promise<SearchResult> {
-				const { rows, total, nextCursor } = await this.adapter.list(
+				const { rows, total, totalCapped, nextCursor } = await this.adapter.list(
 					buildListQuery(ctx.params, viewerOf(ctx)),
 				);
 				return {
 					rows: rows.map((d: any) => this.fromDoc(d)),
 					total,
+					...(totalCapped ? { totalCapped } : {}),
 					nextCursor,
 					page: ctx.params.page,
 					pageSize: ctx.params.pageSize,

@@ -19,6 +19,7 @@ import {
 	encodeCursor,
 	ListPage,
 	ListQuery,
+	SEARCH_COUNT_CAP,
 	sortName,
 	SortKey,
 } from "../videos/query";
@@ -66,7 +67,8 @@ function build(q: ListQuery, part: Part, viewer: string | null, forCount = false
 	const where: string[] = [];
 	const params: Param[] = [];
 	const fts = q.words.length > 0;
-	const byTag = !!q.tag && !fts;
+	// The tag table drives unless an owner's (few) videos are the smaller set to walk.
+	const byTag = !!q.tag && !fts && !q.owner;
 	const useTagOrder = byTag && q.sort.field === "createdAt";
 	// A search needs the table only for filters the FTS index does not hold.
 	const ftsOnly =
@@ -94,7 +96,10 @@ function build(q: ListQuery, part: Part, viewer: string | null, forCount = false
 	}
 	if (q.tag) {
 		if (byTag) where.push("t.tag = ?");
-		else where.push("v.rid IN (SELECT rid FROM video_tags WHERE tag = ?)");
+		else
+			where.push(
+				`EXISTS (SELECT 1 FROM video_tags t WHERE t.rid = ${fts ? "videos_fts.rowid" : "v.rid"} AND t.tag = ?)`,
+			);
 		params.push(q.tag);
 	}
 	const listed = byTag ? "t.listed" : "v.listed";
@@ -135,9 +140,13 @@ function partsOf(q: ListQuery): { part: Part; viewer: string | null }[] {
 }
 
 /** Counts what `q` matches for the viewer, through counters or covering indexes. */
-export function countVideos(h: OpenedDatabase, q: ListQuery): number {
-	if (q.matchesNothing) return 0;
-	return partsOf(q).reduce((n, p) => n + count(h, q, p.part, p.viewer), 0);
+export function countVideos(h: OpenedDatabase, q: ListQuery): { total: number; capped: boolean } {
+	if (q.matchesNothing) return { total: 0, capped: false };
+	const n = partsOf(q).reduce((n, p) => n + count(h, q, p.part, p.viewer), 0);
+	// A search counts at most SEARCH_COUNT_CAP (+1 to know there are more) per part.
+	return q.words.length && n > SEARCH_COUNT_CAP
+		? { total: SEARCH_COUNT_CAP, capped: true }
+		: { total: n, capped: false };
 }
 
 function count(h: OpenedDatabase, q: ListQuery, part: Part, viewer: string | null): number {
@@ -157,9 +166,10 @@ function count(h: OpenedDatabase, q: ListQuery, part: Part, viewer: string | nul
 		return Number(row.n);
 	}
 	const b = build(q, part, viewer, true);
-	const row = h
-		.prepare(`SELECT count(*) AS n FROM ${b.from} ${whereSql(b.where)}`)
-		.get(...b.params) as { n: number };
+	const sql = q.words.length
+		? `SELECT count(*) AS n FROM (SELECT 1 FROM ${b.from} ${whereSql(b.where)} LIMIT ${SEARCH_COUNT_CAP + 1})`
+		: `SELECT count(*) AS n FROM ${b.from} ${whereSql(b.where)}`;
+	const row = h.prepare(sql).get(...b.params) as { n: number };
 	return Number(row.n);
 }
 
@@ -275,7 +285,8 @@ export function listVideos(h: OpenedDatabase, q: ListQuery): ListPage<Record<str
 				? { s: sortName(q.sort), o: offset + rids.length }
 				: { s: sortName(q.sort), v: last!.sv, r: last!.rid },
 		);
-	return { rows: docs, total: countVideos(h, q), nextCursor };
+	const { total, capped } = countVideos(h, q);
+	return { rows: docs, total, ...(capped ? { totalCapped: true } : {}), nextCursor };
 }
 
 /**

@@ -68,9 +68,15 @@ export interface ListQuery {
 /** Page of a list: rows, the total that match, and the cursor of the next page (null at the end). */
 export interface ListPage<T> {
 	rows: T[];
+	/** how many match; for a search at most SEARCH_COUNT_CAP (then `totalCapped`) */
 	total: number;
+	/** a search matched more than `total` (counting every match would cost as much as there are) */
+	totalCapped?: boolean;
 	nextCursor: string | null;
 }
+
+/** A search counts its matches up to this many. */
+export const SEARCH_COUNT_CAP = 10_000;
 
 export const MAX_WORDS = 8;
 const MAX_TOKEN = 64;

@@ -5,6 +5,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { seedVideos } from "../../../lib/db/seed";
+import { openDatabase } from "../../../lib/db/sqlite";
 import { createTestBroker } from "../../helpers/broker";
 import { describeMetadataContract } from "./contract";
 
@@ -42,5 +44,67 @@ describe("metadata on sqlite: persistence", () => {
 		} finally {
 			await second.stop();
 		}
+	});
+});
+
+describe("metadata on sqlite: a larger library (20,000 seeded videos)", () => {
+	let dir: string;
+	let t: Awaited<ReturnType<typeof createTestBroker>>;
+	const N = 20_000;
+	beforeAll(async () => {
+		dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-sqlite-big-"));
+		const h = openDatabase(dir);
+		try {
+			seedVideos(h, { count: N });
+		} finally {
+			h.close();
+		}
+		t = await createTestBroker({ services: ["metadata"], env: { DATA_DIR: dir } });
+	});
+	afterAll(async () => {
+		await t?.stop();
+		fs.rmSync(dir, { recursive: true, force: true });
+	});
+	const search = (p: Record<string, unknown>) => t.broker.call<any, any>("metadata.search", p);
+
+	it("counts a list exactly, and a search up to 10,000 (then says totalCapped)", async () => {
+		expect(await search({})).toMatchObject({ total: N, totalPages: N / 20 });
+		expect((await search({})).totalCapped).toBeUndefined();
+		// two-thirds of the seeded videos have a word starting with "ca"
+		const wide = await search({ q: "ca" });
+		expect(wide).toMatchObject({ total: 10_000, totalCapped: true });
+		expect(wide.rows).toHaveLength(20);
+		const narrow = await search({ q: "harbour sunset golden" });
+		expect(narrow.total).toBeLessThan(10_000);
+		expect(narrow.totalCapped).toBeUndefined();
+		for (const v of narrow.rows)
+			for (const w of ["harbour", "sunset", "golden"])
+				expect(`${v.title} ${v.description} ${v.tags.join(" ")}`.toLowerCase()).toContain(
+					w,
+				);
+	});
+
+	it("serves a deep page by number and by cursor alike", async () => {
+		const byNumber = await search({ page: 300, pageSize: 20 });
+		let cursor: string | undefined;
+		let page: any;
+		for (let p = 1; p <= 300; p++) {
+			page = await search({ pageSize: 20, ...(cursor ? { cursor } : {}) });
+			cursor = page.nextCursor;
+		}
+		expect(page.rows.map((v: any) => v.id)).toEqual(byNumber.rows.map((v: any) => v.id));
+		// newest first: seed video k is newer than k-1
+		expect(byNumber.rows[0].id).toBe(`seed-${N - 1 - 299 * 20}`);
+	});
+
+	it("ranks a search past its relevance window and keeps going newest first", async () => {
+		const ids = new Set<string>();
+		let cursor: string | undefined;
+		for (let p = 0; p < 12; p++) {
+			const r = await search({ q: "harbour", pageSize: 100, ...(cursor ? { cursor } : {}) });
+			for (const v of r.rows) ids.add(v.id);
+			cursor = r.nextCursor;
+		}
+		expect(ids.size).toBe(1200); // 12 pages of 100 across the 1,000-match window: no repeats
 	});
 });
