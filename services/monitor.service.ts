@@ -5,9 +5,16 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import path from "node:path";
 import { loadConfig, ALL_SERVICES } from "../lib/config";
-import { UnavailableError } from "../lib/errors";
+import { ForbiddenError, UnavailableError } from "../lib/errors";
+import { can } from "../lib/auth/roles";
 import { AlertBook, AlertRule, errorRateExceeded } from "../lib/monitor/alerts";
-import { checkBinary, checkDirWritable, runChecks } from "../lib/monitor/checks";
+import {
+	BinaryCheck,
+	CachedChecks,
+	checkDirWritable,
+	runChecks,
+	type CheckResult,
+} from "../lib/monitor/checks";
 import { METRICS } from "../lib/monitor/metrics";
 import { auditCursor, auditRetentionQuery, buildAuditQuery } from "../lib/monitor/audit";
 import { createDbMixin } from "../mixins/db.mixin";
@@ -30,6 +37,7 @@ export interface MonitorSettings extends ServiceSettingSchema {
 	ffprobePath: string;
 	alertErrorRate: number;
 	checkIntervalMs: number;
+	readyCacheMs: number;
 }
 
 const MonitorService: ServiceSchema<MonitorSettings> = {
@@ -47,6 +55,8 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 		alertErrorRate: config.alertErrorRate,
 		/** How often dependencies are re-checked for the dependency_down rule. */
 		checkIntervalMs: 15_000,
+		/** Dependency checks are shared this long: /ready costs no process or connection per call. */
+		readyCacheMs: 5_000,
 	},
 
 	actions: {
@@ -62,23 +72,34 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			},
 		},
 
-		/** Readiness of each configured dependency; 503 names the failing ones. */
+		/**
+		 * Public readiness: `{ status: "ready" }` or 503 NOT_READY, nothing more. `detail: true`
+		 * (GET /api/v1/ready?detail=1) adds the per-check answer, for admins only.
+		 */
 		ready: {
-			async handler() {
-				const checks = await this.runReadiness();
-				const failing = checks.filter((c: any) => !c.ok).map((c: any) => c.name);
-				if (failing.length) {
-					const err = new UnavailableError(
-						`Not ready: ${failing.join(", ")}.`,
-						"NOT_READY",
-						{
-							failing,
-							checks,
-						},
-					);
-					throw err;
+			params: { detail: { type: "boolean", convert: true, optional: true } },
+			async handler(ctx: Context<{ detail?: boolean }, any>) {
+				if (ctx.params.detail) {
+					if (!can(ctx.meta.user?.roles, "admin"))
+						throw new ForbiddenError(
+							"The detailed readiness answer is for admins; without ?detail it says ready or not.",
+							"ADMIN_ONLY",
+						);
+					return this.detailedReadiness();
 				}
-				return { status: "ready", nodeID: this.broker.nodeID, checks };
+				const failing = (await this.readiness()).some((c: CheckResult) => !c.ok);
+				if (failing) throw new UnavailableError("Not ready.", "NOT_READY");
+				return { status: "ready" };
+			},
+		},
+
+		/**
+		 * Readiness of each dependency and of this node's services; 503 names the failing ones.
+		 * Not in lib/trust/policy.ts, so default deny: the cluster's services and operators only.
+		 */
+		readiness: {
+			async handler() {
+				return this.detailedReadiness();
 			},
 		},
 
@@ -207,6 +228,49 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 	},
 
 	methods: {
+		/**
+		 * Dependencies (cached for `readyCacheMs`: no process, connection or file write per
+		 * request) plus this node's own services (live: each must have finished starting).
+		 */
+		async readiness(): Promise<CheckResult[]> {
+			const [deps, local] = await Promise.all([
+				this.dependencyChecks.get(),
+				runChecks({ services: () => this.checkServices() }),
+			]);
+			return [...deps, ...local];
+		},
+		/** `{ status, nodeID, checks }`, or 503 NOT_READY naming the failing checks. */
+		async detailedReadiness() {
+			const checks: CheckResult[] = await this.readiness();
+			const failing = checks.filter(c => !c.ok).map(c => c.name);
+			if (failing.length)
+				throw new UnavailableError(`Not ready: ${failing.join(", ")}.`, "NOT_READY", {
+					failing,
+					checks,
+				});
+			return { status: "ready", nodeID: this.broker.nodeID, checks };
+		},
+		/** Every service this node hosts has started; the required ones exist somewhere. */
+		async checkServices() {
+			const starting = this.broker.services
+				.filter((svc: any) => !svc.name.startsWith("$"))
+				.filter(
+					(svc: any) =>
+						!this.broker.registry.hasService(svc.fullName, this.broker.nodeID),
+				)
+				.map((svc: any) => svc.fullName);
+			if (starting.length)
+				throw new Error(`not started yet on this node: ${starting.join(", ")}`);
+			const missing = REQUIRED.filter(
+				n => !this.broker.registry.hasService(n, undefined as any),
+			);
+			if (missing.length) throw new Error(`no node hosts: ${missing.join(", ")}`);
+			const absent = ALL_SERVICES.filter(
+				n => !this.broker.registry.hasService(n, undefined as any),
+			);
+			return absent.length ? `not running (optional): ${absent.join(", ")}` : "all nine up";
+		},
+		/** The dependency checks (what `dependencyChecks` caches). */
 		async runReadiness() {
 			const s = this.settings;
 			const here: string[] = this.broker.services.map((x: any) => x.name);
@@ -216,18 +280,6 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 					config.s3
 						? storageFromConfig(config).checkWritable()
 						: checkDirWritable(path.join(s.dataDir, "storage")),
-				services: async () => {
-					const missing = REQUIRED.filter(
-						n => !this.broker.registry.hasService(n, undefined as any),
-					);
-					if (missing.length) throw new Error(`no node hosts: ${missing.join(", ")}`);
-					const absent = ALL_SERVICES.filter(
-						n => !this.broker.registry.hasService(n, undefined as any),
-					);
-					return absent.length
-						? `not running (optional): ${absent.join(", ")}`
-						: "all nine up";
-				},
 			};
 			if (s.transporter)
 				checks.nats = async () => {
@@ -238,8 +290,8 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			if (s.mongoUri) checks.mongodb = () => this.mongoPing();
 			// ffmpeg matters where media is handled: embedded, or a node with upload/transcoder.
 			if (!s.transporter || here.includes("transcoder") || here.includes("upload")) {
-				checks.ffmpeg = () => checkBinary(s.ffmpegPath);
-				checks.ffprobe = () => checkBinary(s.ffprobePath);
+				checks.ffmpeg = () => this.binaries.ffmpeg.check();
+				checks.ffprobe = () => this.binaries.ffprobe.check();
 			}
 			return runChecks(checks);
 		},
@@ -290,7 +342,7 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 		},
 		async watchDependencies() {
 			try {
-				for (const c of await this.runReadiness()) {
+				for (const c of await this.readiness()) {
 					if (c.ok) this.clear("dependency_down", c.name);
 					else
 						this.alert(
@@ -308,6 +360,14 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 
 	created() {
 		this.alertBook = new AlertBook();
+		this.binaries = {
+			ffmpeg: new BinaryCheck(this.settings.ffmpegPath),
+			ffprobe: new BinaryCheck(this.settings.ffprobePath),
+		};
+		this.dependencyChecks = new CachedChecks({
+			run: () => this.runReadiness(),
+			maxAgeMs: this.settings.readyCacheMs,
+		});
 		for (const m of [METRICS.alertsActive, METRICS.auditWrites])
 			if (!this.broker.metrics.getMetric(m.name))
 				this.broker.metrics.register({ ...m, labelNames: [...m.labelNames] } as any);

@@ -64,7 +64,7 @@ describe("monitor service", () => {
 		});
 
 		it("is ready, listing each check it ran", async () => {
-			const r: any = await t.broker.call("monitor.ready");
+			const r: any = await t.broker.call("monitor.readiness");
 			expect(r.status).toBe("ready");
 			const byName = Object.fromEntries(r.checks.map((c: any) => [c.name, c]));
 			expect(Object.keys(byName).sort()).toEqual([
@@ -265,7 +265,7 @@ describe("monitor service", () => {
 		});
 
 		it("answers ready with 503 NOT_READY naming ffmpeg and the missing service", async () => {
-			const err: any = await t.broker.call("monitor.ready").then(
+			const err: any = await t.broker.call("monitor.readiness").then(
 				() => null,
 				e => e,
 			);
