@@ -149,9 +149,12 @@ async function upload(argv: string[]): Promise<number> {
 		console.error(`playback: ${res.status} ${body?.message}`);
 		return 1;
 	}
-	console.log(`ready: ${server}/watch/${id}`);
-	console.log(`HLS:  ${server}${body.hls}`);
-	console.log(`DASH: ${server}${body.dash}`);
+	// Playback URLs are absolute under the server's PUBLIC_URL; its watch page lives there too.
+	const hls = new URL(body.hls, server).href;
+	const publicUrl = hls.slice(0, hls.indexOf("/play/"));
+	console.log(`ready: ${publicUrl}/watch/${id}`);
+	console.log(`HLS:  ${hls}`);
+	console.log(`DASH: ${new URL(body.dash, server).href}`);
 	console.log(`(URLs expire at ${new Date(body.expiresAt * 1000).toISOString()})`);
 	return 0;
 }

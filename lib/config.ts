@@ -19,6 +19,7 @@ export const ALL_SERVICES = [
 	"worker",
 	"monitor",
 	"transcoder",
+	"live",
 ] as const;
 export type ServiceName = (typeof ALL_SERVICES)[number];
 
@@ -55,6 +56,12 @@ export interface NatsConfig {
 
 export interface Config {
 	port: number;
+	/**
+	 * Where clients reach this deployment (PUBLIC_URL; default `http://localhost:$PORT`): origin plus
+	 * an optional path prefix, no trailing slash. Playback URLs, the OpenAPI `servers`, the SIWE
+	 * domain default and the CLI's links are absolute under it.
+	 */
+	publicUrl: string;
 	dataDir: string;
 	/** The transporter URL with any credentials removed (safe to log); null: embedded. */
 	transporter: string | null;
@@ -110,6 +117,33 @@ export interface Config {
 	alertErrorRate: number;
 	/** AUDIT_RETENTION_DAYS: audit records older than this are pruned (0: kept forever). */
 	auditRetentionDays: number;
+	/** Live streaming (the `live` service: RTMP ingest, relay, manifests). */
+	live: LiveConfig;
+}
+
+/** Live settings (issue 12). */
+export interface LiveConfig {
+	/** RTMP_PORT: the RTMP listener of an ingest node (default 1935; 0 = any free port). */
+	rtmpPort: number;
+	/** RTMP_HOST: the address it binds (default all interfaces). */
+	rtmpBind: string;
+	/** INGEST_PUBLIC_HOST: the host in the `rtmp://` URL shown to creators (default PUBLIC_URL's). */
+	ingestHost: string;
+	/** LIVE_RELAY_PORT: where transcoders pull streams from this ingest node (default 0 = any). */
+	relayPort: number;
+	/** LIVE_RELAY_HOST: how transcoders reach this node (default its first non-internal IPv4). */
+	relayHost: string;
+	/** LIVE_WINDOW: segments a live playlist lists (default 6, i.e. 12 s). */
+	windowSegments: number;
+	/** LIVE_STALL_TIMEOUT: no segment for this long → the stream is re-placed (default 8s). */
+	stallMs: number;
+}
+
+/** The first non-internal IPv4 address of this machine (127.0.0.1 when none). */
+function firstExternalIPv4(): string {
+	for (const list of Object.values(os.networkInterfaces()))
+		for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+	return "127.0.0.1";
 }
 
 type Env = Record<string, string | undefined>;
@@ -151,6 +185,28 @@ function url(env: Env, name: string, protocols: string[]): string | null {
 	if (!protocols.includes(u.protocol.replace(/:$/, "")))
 		throw new ConfigError(name, `must use ${protocols.join(" or ")}://, got '${u.protocol}//'`);
 	return raw;
+}
+
+/** PUBLIC_URL: http(s), no query or fragment; the trailing slash is dropped. */
+function parsePublicUrl(raw: string | undefined, port: number): string {
+	if (raw === undefined || raw === "") return `http://localhost:${port}`;
+	let u: URL;
+	try {
+		u = new URL(raw);
+	} catch {
+		throw new ConfigError(
+			"PUBLIC_URL",
+			`must be an http(s) URL such as https://video.example, got '${raw}'`,
+		);
+	}
+	if (u.protocol !== "http:" && u.protocol !== "https:")
+		throw new ConfigError("PUBLIC_URL", `must use http:// or https://, got '${u.protocol}//'`);
+	if (u.search || u.hash || u.username || u.password)
+		throw new ConfigError(
+			"PUBLIC_URL",
+			`must have no query, fragment or credentials, got '${raw}'`,
+		);
+	return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
 }
 
 function list(env: Env, name: string): string[] {
@@ -458,6 +514,7 @@ export function loadConfig(env: Env = process.env): Config {
 
 	const dataDir = path.resolve(str(env, "DATA_DIR", "./data"));
 	const port = int(env, "PORT", 3000, 0, 65535);
+	const publicUrl = parsePublicUrl(env.PUBLIC_URL, port);
 	const metricsRaw = env.METRICS_PORT;
 	const metricsPort =
 		metricsRaw === "off" || metricsRaw === "0"
@@ -517,7 +574,8 @@ export function loadConfig(env: Env = process.env): Config {
 		fairShareJobs: int(env, "FAIR_SHARE_JOBS", 2, 1, 10_000),
 		ffmpegMaxMemory: int(env, "FFMPEG_MAX_MEMORY", 0, 0),
 		outputGraceSec: seconds(env, "OUTPUT_GRACE", "2m", 0, 86400),
-		siweDomain: str(env, "SIWE_DOMAIN", `localhost:${port}`),
+		publicUrl,
+		siweDomain: str(env, "SIWE_DOMAIN", new URL(publicUrl).host),
 		chainRpcUrls,
 		adminAddresses,
 		creators,
@@ -532,5 +590,22 @@ export function loadConfig(env: Env = process.env): Config {
 		accessCacheTtlSec: seconds(env, "ACCESS_CACHE_TTL", "30s", 0, 3600),
 		alertErrorRate: num(env, "ALERT_ERROR_RATE", 0.05),
 		auditRetentionDays: int(env, "AUDIT_RETENTION_DAYS", 90, 0, 36_500),
+		live: {
+			rtmpPort: int(env, "RTMP_PORT", 1935, 0, 65535),
+			rtmpBind: str(env, "RTMP_HOST", "0.0.0.0"),
+			ingestHost: hostName(env, "INGEST_PUBLIC_HOST", new URL(publicUrl).hostname),
+			relayPort: int(env, "LIVE_RELAY_PORT", 0, 0, 65535),
+			relayHost: hostName(env, "LIVE_RELAY_HOST", firstExternalIPv4()),
+			windowSegments: int(env, "LIVE_WINDOW", 6, 3, 1000),
+			stallMs: seconds(env, "LIVE_STALL_TIMEOUT", "8s", 2, 600) * 1000,
+		},
 	};
+}
+
+/** A host name or IP literal (no scheme, port or path). */
+function hostName(env: Env, name: string, def: string): string {
+	const v = str(env, name, def).replace(/^\[|\]$/g, "");
+	if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(v))
+		throw new ConfigError(name, `must be a host name or an IP address, got '${v.slice(0, 80)}'`);
+	return v;
 }

@@ -6,7 +6,8 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { loadConfig } from "../lib/config";
-import { ConflictError, UnavailableError } from "../lib/errors";
+import { ConflictError, NotFoundError, UnavailableError } from "../lib/errors";
+import { TtlMap } from "../lib/auth/ttl-map";
 import { handlePlaybackRequest, issuePlayback, verifyPlaybackToken } from "../lib/playback";
 import { resolvePlaybackSecret } from "../lib/playback/secret";
 import { videoPrefix } from "../lib/storage";
@@ -15,6 +16,9 @@ import { ErrorsMixin } from "../mixins/errors.mixin";
 import { createStorageMixin } from "../mixins/storage.mixin";
 
 const config = loadConfig();
+
+/** How long a video's playback version is remembered without a write event (a lost event). */
+const VERSION_TTL_MS = 2000;
 
 export interface StreamingSettings extends ServiceSettingSchema {
 	ttlSec: number;
@@ -29,7 +33,7 @@ export interface PlaybackReply {
 const StreamingService: ServiceSchema<StreamingSettings> = {
 	name: "streaming",
 	mixins: [ErrorsMixin, createStorageMixin(config)],
-	settings: { ttlSec: config.playbackTtlSec },
+	settings: { ttlSec: config.playbackTtlSec, publicUrl: config.publicUrl },
 
 	actions: {
 		/** Access check, then `{ hls, dash, expiresAt }` for a ready video. */
@@ -60,6 +64,10 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 					secret: this.secret,
 					videoId: video.id,
 					ttlSeconds: this.settings.ttlSec,
+					// Absolute: a player on another site, or the CLI, needs no guess at the host.
+					baseUrl: this.settings.publicUrl,
+					// An access change raises it: URLs issued before stop working (see serve).
+					version: video.playbackVersion ?? 0,
 				});
 				return { hls: p.hls, dash: p.dash, expiresAt: p.expiresAt };
 			},
@@ -71,17 +79,24 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 				token: { type: "string", max: 200 },
 				id: { type: "string", pattern: ID_PATTERN },
 			},
-			handler(ctx: Context<{ token: string; id: string }>) {
+			async handler(ctx: Context<{ token: string; id: string }>) {
+				const version = await this.playbackVersion(ctx.params.id);
+				if (version === null) throw new NotFoundError("Video", ctx.params.id);
 				return verifyPlaybackToken({
 					secret: this.secret,
 					token: ctx.params.token,
 					videoId: ctx.params.id,
+					version,
 				});
 			},
 		},
 	},
 
 	events: {
+		/** moleculer-db broadcasts this on every write to videos: versions may have changed. */
+		"cache.clean.metadata"() {
+			this.versions.clear();
+		},
 		/** A deleted video's outputs go with it. */
 		async "video.deleted"(ctx: Context<{ id: string }>) {
 			const n = await this.storage.deletePrefix(videoPrefix(ctx.params.id));
@@ -92,11 +107,37 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 	methods: {
 		/** Serves one `/play/<token>/<id>/<file>` request (called by the gateway on this node). */
 		serve(req: IncomingMessage, res: ServerResponse) {
-			return handlePlaybackRequest({ req, res, storage: this.storage, secret: this.secret });
+			return handlePlaybackRequest({
+				req,
+				res,
+				storage: this.storage,
+				secret: this.secret,
+				versionOf: id => this.playbackVersion(id),
+			});
+		},
+		/**
+		 * A video's `playbackVersion` (null: no such video), remembered for a moment: the cache is
+		 * dropped on every write to videos (`cache.clean.metadata`), the short TTL only covers a
+		 * lost event. Asked as this service (the viewer has no say in it).
+		 */
+		async playbackVersion(id: string): Promise<number | null> {
+			const hit = this.versions.get(id);
+			if (hit !== undefined) return hit;
+			let version: number | null;
+			try {
+				const video: Video = await this.broker.call("metadata.get", { id });
+				version = video.playbackVersion ?? 0;
+			} catch (err: any) {
+				if (err?.type !== "NOT_FOUND") throw err;
+				version = null;
+			}
+			this.versions.set(id, version, Date.now() + VERSION_TTL_MS);
+			return version;
 		},
 	},
 
 	created() {
+		this.versions = new TtlMap<number | null>(10_000);
 		this.secret = resolvePlaybackSecret({
 			secret: config.playbackSecret,
 			dataDir: config.dataDir,

@@ -85,8 +85,12 @@ describeIf(run)("token-gated playback", () => {
 			minBalance: 1,
 		});
 		const urls = await play(id, "holder");
-		expect(urls.hls).toMatch(new RegExp(`^/play/[^/]+/${id}/master\\.m3u8$`));
-		expect(urls.dash).toMatch(new RegExp(`^/play/[^/]+/${id}/manifest\\.mpd$`));
+		expect(urls.hls).toMatch(
+			new RegExp(`^http://localhost:\\d+/play/[^/]+/${id}/master\\.m3u8$`),
+		);
+		expect(urls.dash).toMatch(
+			new RegExp(`^http://localhost:\\d+/play/[^/]+/${id}/manifest\\.mpd$`),
+		);
 		expect(urls.expiresAt).toBeGreaterThan(Date.now() / 1000);
 
 		const err = await refused(play(id, "other"), 403, "TOKEN_REQUIRED");

@@ -72,10 +72,12 @@ function runCli(
 		expect(res.code).toBe(0);
 		const id = /uploaded: (\S+)/.exec(res.stdout)?.[1];
 		expect(id).toBeTruthy();
-		expect(res.stdout).toContain(`ready: ${base}/watch/${id}`);
+		// Links are absolute under the server's PUBLIC_URL (default http://localhost:$PORT).
+		const publicUrl = `http://localhost:${new URL(base).port}`;
+		expect(res.stdout).toContain(`ready: ${publicUrl}/watch/${id}`);
 		const hls = /HLS:\s+(\S+)/.exec(res.stdout)?.[1];
 		const dash = /DASH:\s+(\S+)/.exec(res.stdout)?.[1];
-		expect(hls).toMatch(new RegExp(`/play/[^/]+/${id}/master\\.m3u8$`));
+		expect(hls).toMatch(new RegExp(`^${publicUrl}/play/[^/]+/${id}/master\\.m3u8$`));
 		expect(dash).toMatch(/manifest\.mpd$/);
 		expect(await decodeAll(hls!)).toBe("");
 		const video = await (await fetch(`${base}/api/v1/videos/${id}`)).json();

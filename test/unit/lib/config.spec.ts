@@ -100,6 +100,9 @@ describe("loadConfig", () => {
 		],
 		["CORS_ORIGINS", "app.example", /CORS_ORIGINS has 'app.example', which is not an origin/],
 		["CORS_ORIGINS", "*, https://a.example", /CORS_ORIGINS mixes '\*' with origins/],
+		["PUBLIC_URL", "video.example", /PUBLIC_URL must be an http\(s\) URL/],
+		["PUBLIC_URL", "ftp://video.example", /PUBLIC_URL must use http:\/\/ or https:\/\//],
+		["PUBLIC_URL", "https://video.example/?a=1", /PUBLIC_URL must have no query/],
 	])("%s=%s stops with a message naming it", (name, value, re) => {
 		let err: unknown;
 		try {
@@ -139,6 +142,18 @@ describe("loadConfig", () => {
 			jwt: { ttlSec: 600 },
 			accessCacheTtlSec: 2,
 		});
+	});
+
+	it("reads PUBLIC_URL (default http://localhost:$PORT), the SIWE domain defaulting to its host", () => {
+		const d = loadConfig({ PORT: "4100" });
+		expect(d.publicUrl).toBe("http://localhost:4100");
+		expect(d.siweDomain).toBe("localhost:4100");
+		const p = loadConfig({ PUBLIC_URL: "https://Video.Example/sg/" });
+		expect(p.publicUrl).toBe("https://video.example/sg");
+		expect(p.siweDomain).toBe("video.example");
+		expect(
+			loadConfig({ PUBLIC_URL: "https://v.example", SIWE_DOMAIN: "x.example" }).siweDomain,
+		).toBe("x.example");
 	});
 
 	it("reads TRUST_PROXY (off by default) and CORS_ORIGINS (the app's own origin by default)", () => {

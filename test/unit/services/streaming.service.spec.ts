@@ -24,7 +24,10 @@ describe("streaming service (no auth node)", () => {
 	beforeAll(async () => {
 		t = await createTestBroker({
 			services: ["streaming", "metadata", "cache"],
-			env: { PLAYBACK_SECRET: "unit-test-playback-secret-123" },
+			env: {
+				PLAYBACK_SECRET: "unit-test-playback-secret-123",
+				PUBLIC_URL: "https://video.example/sg/",
+			},
 		});
 		await seed(t, "pub-1", { kind: "public" });
 		await seed(t, "busy-1", { kind: "public" }, false);
@@ -32,11 +35,11 @@ describe("streaming service (no auth node)", () => {
 	});
 	afterAll(() => t?.stop());
 
-	it("signs URLs for a ready public video that verify for that video only", async () => {
+	it("signs absolute URLs under PUBLIC_URL for a ready public video that verify for that video only", async () => {
 		const r: any = await t.broker.call("streaming.sign", { id: "pub-1" });
-		expect(r.hls).toMatch(/^\/play\/[^/]+\/pub-1\/master\.m3u8$/);
-		expect(r.dash).toMatch(/^\/play\/[^/]+\/pub-1\/manifest\.mpd$/);
-		const token = r.hls.split("/")[2];
+		expect(r.hls).toMatch(/^https:\/\/video\.example\/sg\/play\/[^/]+\/pub-1\/master\.m3u8$/);
+		expect(r.dash).toMatch(/^https:\/\/video\.example\/sg\/play\/[^/]+\/pub-1\/manifest\.mpd$/);
+		const token = new URL(r.hls).pathname.split("/")[3];
 		await expect(
 			t.broker.call("streaming.verify", { token, id: "pub-1" }),
 		).resolves.toMatchObject({ videoId: "pub-1" });
