@@ -1,7 +1,7 @@
 /** `npm run repl` in a real terminal (tmux): open it on a namespace, type, read the screen. */
 import { execFileSync, spawnSync } from "node:child_process";
 import { eventually, REPO_ROOT } from "./cluster";
-import { NATS_URL } from "./env";
+import { NATS_URL, TEST_CLUSTER_SECRET } from "./env";
 
 /** Whether tmux can run here. */
 export const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
@@ -32,7 +32,9 @@ export async function openRepl(opts: {
 		String(opts.width ?? 220),
 		"-y",
 		String(opts.height ?? 60),
-		`cd ${REPO_ROOT} && TRANSPORTER=${NATS_URL} NAMESPACE=${opts.namespace} NODE_ID=${opts.nodeId} npm run repl`,
+		// With the cluster's secret the REPL is a node like the others (an operator without it
+		// would use OPERATOR_KEY_FILE).
+		`cd ${REPO_ROOT} && TRANSPORTER=${NATS_URL} CLUSTER_SECRET=${TEST_CLUSTER_SECRET} NAMESPACE=${opts.namespace} NODE_ID=${opts.nodeId} npm run repl`,
 	);
 	const term: ReplTerminal = {
 		type: line => void tmux("send-keys", "-t", session, line, "Enter"),

@@ -15,6 +15,8 @@ import os from "node:os";
 import path from "node:path";
 import { Wallet } from "ethers";
 import { ServiceBroker } from "moleculer";
+import { loadConfig } from "../../../lib/config";
+import { createBrokerOptions } from "../../../moleculer.config";
 import { signIn, SignedIn, testJwtKey } from "../../helpers/auth";
 import {
 	eventually,
@@ -26,7 +28,13 @@ import {
 	waitForHttp,
 	withNodeLogs,
 } from "../../helpers/cluster";
-import { describeIf, NATS_URL, randomNamespace, requireOrSkip } from "../../helpers/env";
+import {
+	describeIf,
+	NATS_URL,
+	randomNamespace,
+	requireOrSkip,
+	TEST_CLUSTER_SECRET,
+} from "../../helpers/env";
 
 const run = requireOrSkip("nats cluster tests", "nats");
 
@@ -88,11 +96,19 @@ describeIf(run)("cluster over NATS: api | metadata+cache | monitor in three proc
 				SIWE_DOMAIN: `localhost:${port}`,
 			},
 		});
+		// A node of the cluster (it holds the cluster secret): its calls act as a service.
 		client = new ServiceBroker({
-			namespace,
+			...createBrokerOptions(
+				loadConfig({
+					TRANSPORTER: NATS_URL,
+					NAMESPACE: namespace,
+					METRICS_PORT: "off",
+					CLUSTER_SECRET: TEST_CLUSTER_SECRET,
+				}),
+			),
 			nodeID: `${namespace}-client`,
-			transporter: NATS_URL as any, // a nats:// URL; the type lists only transporter names
-			serializer: "JSON",
+			cacher: null,
+			metrics: { enabled: false },
 			logger: false,
 			requestTimeout: 15_000,
 			heartbeatInterval: 2,
@@ -132,7 +148,9 @@ describeIf(run)("cluster over NATS: api | metadata+cache | monitor in three proc
 			const h = await request(`${api}/health`);
 			expect(h.status).toBe(200);
 			expect(h.body).toMatchObject({ status: "ok", nodeID: ids.c });
-			const r = await request(`${api}/ready`);
+			// Public: ready or not, nothing more; each check for admins.
+			expect((await request(`${api}/ready`)).body).toEqual({ status: "ready" });
+			const r = await request(`${api}/ready?detail=1`, { headers: admin.headers });
 			expect(r.status).toBe(200);
 			expect(r.body.status).toBe("ready");
 			const checks = Object.fromEntries(r.body.checks.map((c: any) => [c.name, c]));
@@ -313,7 +331,9 @@ describeIf(run)("cluster over NATS: api | metadata+cache | monitor in three proc
 			// stored on C's disk (its SQLite file), not B's
 			const audits = (dir: string) => {
 				const { DatabaseSync } = require("node:sqlite");
-				const db = new DatabaseSync(path.join(dir, "streamgate.sqlite"), { readOnly: true });
+				const db = new DatabaseSync(path.join(dir, "streamgate.sqlite"), {
+					readOnly: true,
+				});
 				try {
 					return db
 						.prepare("SELECT count(*) AS n FROM audit WHERE action = 'video.update'")

@@ -26,7 +26,13 @@ import {
 	waitForHttp,
 	withNodeLogs,
 } from "../../helpers/cluster";
-import { NATS_URL, REDIS_URL, randomNamespace, requireOrSkip } from "../../helpers/env";
+import {
+	NATS_URL,
+	REDIS_URL,
+	randomNamespace,
+	requireOrSkip,
+	TEST_CLUSTER_SECRET,
+} from "../../helpers/env";
 import { signIn, testJwtKey } from "../../helpers/auth";
 import { detectFfmpeg, isRequired, makeClip, makeTempDir } from "../../helpers/media";
 import { loadConfig } from "../../../lib/config";
@@ -160,7 +166,12 @@ const OWNER = "0x1111111111111111111111111111111111111111";
 
 		driver = new ServiceBroker({
 			...createBrokerOptions(
-				loadConfig({ TRANSPORTER: NATS_URL, NAMESPACE: ns, METRICS_PORT: "off" }),
+				loadConfig({
+					TRANSPORTER: NATS_URL,
+					NAMESPACE: ns,
+					METRICS_PORT: "off",
+					CLUSTER_SECRET: TEST_CLUSTER_SECRET,
+				}),
 			),
 			nodeID: "test-driver",
 			cacher: null,

@@ -328,6 +328,12 @@ describe("api gateway (in-process, real HTTP)", () => {
 			expect(param("status").schema.enum).toEqual(
 				expect.arrayContaining(["ready", "uploading"]),
 			);
+			// keyset paging: the previous answer's nextCursor
+			expect(param("cursor")).toMatchObject({
+				in: "query",
+				required: false,
+				schema: { type: "string" },
+			});
 			const show = doc.paths[`${API_PREFIX}/videos/{id}`].get;
 			expect(show.parameters.find((p: any) => p.name === "id")).toMatchObject({
 				in: "path",
