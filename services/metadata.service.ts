@@ -245,7 +245,12 @@ const MetadataService: ServiceSchema = {
 				if (fields.title !== undefined) set.title = fields.title;
 				if (fields.description !== undefined) set.description = fields.description;
 				if (fields.tags !== undefined) set.tags = normalizeTags(fields.tags);
-				if (fields.access !== undefined) set.access = normalizeAccess(fields.access);
+				if (fields.access !== undefined) {
+					set.access = normalizeAccess(fields.access);
+					// Outstanding playback URLs were granted under the old access: revoke them.
+					if (JSON.stringify(set.access) !== JSON.stringify(video.access))
+						set.playbackVersion = (video.playbackVersion ?? 0) + 1;
+				}
 				const updated = await this.write(id, { ...set, updatedAt: Date.now() });
 				await this.changed(ctx, updated);
 				this.audit(ctx, {

@@ -46,6 +46,7 @@ export const PLAYBACK_CONTENT_TYPES: Readonly<Record<string, string>> = {
  */
 export const MANIFEST_CACHE_CONTROL = "public, max-age=60";
 export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+export const LIVE_MANIFEST_CACHE_CONTROL = "public, no-cache";
 
 const NAME = "[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}";
 /** Output file names: one optional sub-directory, a known extension, never a dot-name. */
@@ -92,6 +93,8 @@ export function playbackContentType(file: string): string {
 
 /** The Cache-Control of an output file: short for manifests, a year and immutable for the rest. */
 export function playbackCacheControl(file: string): string {
+	// A live stream's manifests change every segment: revalidated on every read (ETag → 304).
+	if (/(?:^|\/)live\/[^/]+\.(?:m3u8|mpd)$/i.test(file)) return LIVE_MANIFEST_CACHE_CONTROL;
 	return /\.(?:m3u8|mpd)$/i.test(file) ? MANIFEST_CACHE_CONTROL : IMMUTABLE_CACHE_CONTROL;
 }
 
@@ -206,17 +209,29 @@ export async function handlePlaybackRequest(opts: {
 	secret: string;
 	/** Unix seconds; defaults to the clock. */
 	now?: number;
+	/**
+	 * The video's current `playbackVersion`; null when the video is gone (404). Without it every
+	 * token is checked against version 0. A lookup that fails answers its error (fail closed).
+	 */
+	versionOf?: (videoId: string) => Promise<number | null>;
 }): Promise<ServeResult & { grant?: PlaybackGrant }> {
 	const { req, res } = opts;
 	let grant: PlaybackGrant;
 	let key: string;
 	try {
 		const play = parsePlayPath(req.url ?? "");
+		let version = 0;
+		if (opts.versionOf) {
+			const v = await opts.versionOf(play.videoId);
+			if (v === null) throw new NotFoundError("Video", play.videoId);
+			version = v;
+		}
 		grant = verifyPlaybackToken({
 			secret: opts.secret,
 			token: play.token,
 			videoId: play.videoId,
 			now: opts.now,
+			version,
 		});
 		key = videoKey(play.videoId, play.file);
 	} catch (err) {

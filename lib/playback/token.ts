@@ -15,6 +15,11 @@
  * in nginx.conf. Both MACs cover the prefix `/play/<id>/` (the token slot itself left out) and the
  * expiry, so one token opens every file of that video until it expires, which keeps the relative
  * URLs inside unchanged manifests working.
+ *
+ * Revocation: the video's `playbackVersion` (raised whenever its access changes) is inside the
+ * HMAC — not in the token, not in the MD5 — so Node refuses every token issued before the change
+ * as soon as it knows the new version, while nginx's MD5 check stays what it was. Version 0 signs
+ * exactly the string above (tokens of videos never changed are unaffected).
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { ForbiddenError, ValidationError } from "../errors";
@@ -33,6 +38,8 @@ export interface SignPlaybackTokenOptions {
 	videoId: string;
 	/** Unix seconds; the token is valid through this second. */
 	expiresAt: number;
+	/** The video's `playbackVersion` (default 0). */
+	version?: number;
 }
 
 /** Options of `verifyPlaybackToken`. */
@@ -42,6 +49,8 @@ export interface VerifyPlaybackTokenOptions {
 	videoId: string;
 	/** Unix seconds; defaults to the clock. */
 	now?: number;
+	/** The video's current `playbackVersion` (default 0): a token signed for another is refused. */
+	version?: number;
 }
 
 /** What a valid token grants. */
@@ -70,7 +79,7 @@ export function signPlaybackToken(opts: SignPlaybackTokenOptions): string {
 	}
 	const expires = String(expiresAt);
 	const md5 = edgeMac(opts.secret, expires, opts.videoId);
-	const hmac = nodeMac(opts.secret, expires, opts.videoId);
+	const hmac = nodeMac(opts.secret, expires, opts.videoId, assertVersion(opts.version));
 	return `${expires}.${md5}.${hmac}`;
 }
 
@@ -92,11 +101,12 @@ export function verifyPlaybackToken(opts: VerifyPlaybackTokenOptions): PlaybackG
 	}
 	const [, expires, md5, hmac] = match;
 	// Both MACs before the expiry: an edited expiry must read as tampering, not as "expired".
-	const hmacOk = safeEqual(hmac, nodeMac(opts.secret, expires, opts.videoId));
+	const version = assertVersion(opts.version);
+	const hmacOk = safeEqual(hmac, nodeMac(opts.secret, expires, opts.videoId, version));
 	const md5Ok = safeEqual(md5, edgeMac(opts.secret, expires, opts.videoId));
 	if (!hmacOk || !md5Ok) {
 		throw new ForbiddenError(
-			"The playback token is not valid here: altered, or issued for another video.",
+			"The playback token is not valid here: altered, issued for another video, or revoked when the video's access changed; ask for a new playback URL.",
 			"PLAYBACK_TOKEN_INVALID",
 			{ videoId: opts.videoId },
 		);
@@ -140,6 +150,8 @@ export function issuePlayback(opts: {
 	ttlSeconds: number;
 	baseUrl?: string;
 	now?: number;
+	/** The video's `playbackVersion`. */
+	version?: number;
 }): PlaybackUrls & { expiresAt: number; token: string } {
 	if (!Number.isSafeInteger(opts.ttlSeconds) || opts.ttlSeconds < 1) {
 		throw new ValidationError(
@@ -147,7 +159,12 @@ export function issuePlayback(opts: {
 		);
 	}
 	const expiresAt = (opts.now ?? Math.floor(Date.now() / 1000)) + opts.ttlSeconds;
-	const token = signPlaybackToken({ secret: opts.secret, videoId: opts.videoId, expiresAt });
+	const token = signPlaybackToken({
+		secret: opts.secret,
+		videoId: opts.videoId,
+		expiresAt,
+		version: opts.version,
+	});
 	return {
 		...playbackUrls({ baseUrl: opts.baseUrl, token, videoId: opts.videoId }),
 		expiresAt,
@@ -160,8 +177,17 @@ function signedPrefix(expires: string, videoId: string): string {
 	return `${expires}:/play/${videoId}/`;
 }
 
-function nodeMac(secret: string, expires: string, videoId: string): string {
-	return createHmac("sha256", secret).update(signedPrefix(expires, videoId)).digest("base64url");
+function nodeMac(secret: string, expires: string, videoId: string, version: number): string {
+	// Version 0 adds nothing: tokens of videos whose access never changed sign the same string.
+	const signed = signedPrefix(expires, videoId) + (version > 0 ? `#v${version}` : "");
+	return createHmac("sha256", secret).update(signed).digest("base64url");
+}
+
+function assertVersion(version: number | undefined): number {
+	const v = version ?? 0;
+	if (!Number.isSafeInteger(v) || v < 0)
+		throw new ValidationError(`Playback version must be a whole number ≥ 0, got ${version}.`);
+	return v;
 }
 
 function edgeMac(secret: string, expires: string, videoId: string): string {

@@ -56,6 +56,11 @@ export interface Video {
 	outputVersion?: number | null;
 	/** The upload's probe (lib/ffmpeg SourceInfo), recorded at probe time. */
 	source?: Record<string, any> | null;
+	/**
+	 * Raised on every access change: playback tokens carry it inside their HMAC, so the ones
+	 * issued before the change stop working at once (absent: 0).
+	 */
+	playbackVersion?: number;
 }
 
 /** Which status may follow which. Same-status writes are allowed (progress, retries). */
