@@ -74,6 +74,20 @@ describe("renderNginxConfig", () => {
 	});
 });
 
+describe("client addresses (TRUST_PROXY=1 behind this config)", () => {
+	it("appends the peer to X-Forwarded-For and sets X-Real-IP in every proxied location", () => {
+		const blocks = directives(renderNginxConfig(options()))
+			.split(/\n\s*location /)
+			.slice(1);
+		const proxied = blocks.filter(b => b.includes("proxy_pass"));
+		expect(proxied.length).toBeGreaterThanOrEqual(2);
+		for (const b of proxied) {
+			expect(b).toMatch(/proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/);
+			expect(b).toMatch(/proxy_set_header X-Real-IP \$remote_addr;/);
+		}
+	});
+});
+
 describe("the /play/ locations agree with parsePlayPath", () => {
 	const locations = [
 		...directives(renderNginxConfig(options())).matchAll(/location ~ "([^"]+)"/g),
