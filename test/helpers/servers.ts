@@ -161,3 +161,66 @@ const alive = new Set<ChildProcess>();
 process.on("exit", () => {
 	for (const p of alive) p.kill("SIGKILL");
 });
+
+/** The nats-server binary (Debian's `nats-server` package), or NATS_SERVER_BIN. */
+export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
+
+export interface NatsServer {
+	readonly port: number;
+	readonly url: string;
+	readonly running: boolean;
+	output(): string;
+	/** Stops the server (SIGTERM, then SIGKILL); every client loses its connection. */
+	stop(): Promise<void>;
+	/** Starts it again on the same port; resolves once it accepts connections. */
+	start(): Promise<void>;
+}
+
+/**
+ * Starts a throw-away `nats-server` on 127.0.0.1 and a free port (plain core NATS, no JetStream),
+ * which a test can stop and start again to cut the transporter of a running cluster.
+ */
+export async function startNatsServer(opts: { port?: number } = {}): Promise<NatsServer> {
+	const port = opts.port ?? (await freePort());
+	let proc: ChildProcess | null = null;
+	let out = "";
+	const isUp = () => !!proc && proc.exitCode === null && proc.signalCode === null;
+
+	async function start(): Promise<void> {
+		if (isUp()) return;
+		const p = spawn(NATS_SERVER_BIN, ["-a", "127.0.0.1", "-p", String(port)], {
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		proc = p;
+		alive.add(p);
+		p.on("exit", () => alive.delete(p));
+		p.stdout!.on("data", d => (out += d));
+		p.stderr!.on("data", d => (out += d));
+		if (!(await waitForTcp(port, 10_000))) {
+			p.kill("SIGKILL");
+			throw new Error(`nats-server did not start on port ${port}:\n${out.slice(-2000)}`);
+		}
+	}
+
+	async function stop(): Promise<void> {
+		const p = proc;
+		if (!p || p.exitCode !== null || p.signalCode !== null) return;
+		p.kill("SIGTERM");
+		if (!(await waitForExit(p, 5000))) {
+			p.kill("SIGKILL");
+			await waitForExit(p, 5000);
+		}
+	}
+
+	await start();
+	return {
+		port,
+		url: `nats://127.0.0.1:${port}`,
+		get running() {
+			return isUp();
+		},
+		output: () => out,
+		stop,
+		start,
+	};
+}
