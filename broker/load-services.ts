@@ -12,6 +12,7 @@ const LOADERS: Record<ServiceName, () => Promise<{ default: ServiceSchema }>> = 
 	worker: async () => require("../services/worker.service"),
 	monitor: async () => require("../services/monitor.service"),
 	transcoder: async () => require("../services/transcoder.service"),
+	live: async () => require("../services/live.service"),
 };
 
 /** Loads and creates each named service; `overrides` lets tests change settings per service. */

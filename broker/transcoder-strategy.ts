@@ -26,11 +26,17 @@ import {
 	type NodeLoad,
 	type RouteDecision,
 } from "../lib/routing";
+import { estimateLiveCost } from "../lib/live/cost";
 
 /** The service whose actions the strategy routes by capability and load. */
 export const ROUTED_SERVICE = "transcoder";
 /** The one action that is a job (has a cost, loads the node until it settles). */
 export const JOB_ACTION = "transcoder.transcode";
+/**
+ * A live stream's placement: routed by the same rules as a job, priced by lib/live/cost (its
+ * per-second cost over an hour), booked on the node until the node reports it.
+ */
+export const LIVE_ACTION = "transcoder.liveStart";
 
 const books = new WeakMap<object, LoadBook>();
 const decisions = new WeakMap<object, RouteDecision>();
@@ -84,9 +90,14 @@ export class TranscoderStrategy extends Strategies.Base {
 
 	private route(list: any[], ctx: Context | undefined, action: string): any {
 		const book = loadBookFor(this.broker);
-		const job = action === JOB_ACTION;
+		const live = action === LIVE_ACTION;
+		const job = action === JOB_ACTION || live;
 		const params: any = ctx?.params;
-		const cost = job ? estimateJobCost(params?.source) : null;
+		const cost = live
+			? estimateLiveCost(params?.source)
+			: job
+				? estimateJobCost(params?.source)
+				: null;
 		const candidates: CandidateNode[] = list.map(ep => ({
 			nodeID: ep.id,
 			caps: ep.node?.metadata?.transcoder ?? null,
@@ -103,7 +114,11 @@ export class TranscoderStrategy extends Strategies.Base {
 		// Booked now, before the next call of a burst is routed.
 		book.dispatched(ep.id, job && typeof params?.id === "string" ? params.id : null, cost);
 		// For the middleware's log line; only jobs (a WeakMap entry per ping would cost GC time).
-		if (job && ctx && decision) decisions.set(ctx, decision);
+		if (job && !live && ctx && decision) decisions.set(ctx, decision);
+		if (live && decision)
+			this.broker.logger.info(
+				`live ${params?.id} (epoch ${params?.epoch}) → ${ep.id}: ${decision.reason}`,
+			);
 		return ep;
 	}
 }

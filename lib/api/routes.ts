@@ -205,6 +205,50 @@ export const API_ROUTES: RouteDef[] = [
 		auth: "optional",
 	},
 	{
+		method: "POST",
+		path: "/live",
+		action: "live.create",
+		summary:
+			"Create a live stream `{ title, description?, tags?, access?, record? (default true) }` → 201 `{ id, streamKey, ingest: { rtmp } }`; `id` is a video (kind `live`, status `idle` → `live` → `ended` → `processing` → `ready` when recorded)",
+		tag: "live",
+		auth: "creator",
+		status: 201,
+	},
+	{
+		method: "GET",
+		path: "/live",
+		action: "live.list",
+		summary: "The live streams on air that the caller may see, newest first",
+		tag: "live",
+		auth: "optional",
+	},
+	{
+		method: "GET",
+		path: "/live/:id",
+		action: "live.get",
+		summary: "The owner's view of a live stream: status, stream key and ingest URL",
+		tag: "live",
+		auth: "user",
+	},
+	{
+		method: "POST",
+		path: "/live/:id/key",
+		action: "live.rotateKey",
+		summary:
+			"Rotate the stream key: the old key is refused from now on and a publisher using it is dropped",
+		tag: "live",
+		auth: "user",
+	},
+	{
+		method: "DELETE",
+		path: "/live/:id",
+		action: "live.end",
+		summary:
+			"End the stream: the publisher is dropped; with `record` the recording becomes a VOD, else the video is removed",
+		tag: "live",
+		auth: "user",
+	},
+	{
 		method: "GET",
 		path: "/jobs",
 		action: "worker.jobs",

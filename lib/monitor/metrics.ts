@@ -59,4 +59,24 @@ export const METRICS = {
 		description: "Audit records written, by action and result",
 		labelNames: ["action", "result"],
 	},
+	liveStreams: {
+		type: "gauge",
+		name: "streamgate_live_streams",
+		description:
+			"Live streams on air owned by this ingest node, by the transcoder node carrying them",
+		labelNames: ["node"],
+	},
+	liveIngestBitrate: {
+		type: "gauge",
+		name: "streamgate_live_ingest_bits_per_second",
+		description: "Bitrate a live stream's publisher sends to the ingest, by stream",
+		labelNames: ["stream"],
+	},
+	liveSegmentLatency: {
+		type: "histogram",
+		name: "streamgate_live_segment_latency_seconds",
+		description:
+			"From the end of a live segment's capture (ingest wall clock) to its listing in the playlists",
+		buckets: [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 20],
+	},
 } as const satisfies Record<string, MetricDef>;

@@ -28,10 +28,16 @@ export const ACTION_POLICY: Readonly<Record<string, ActionPolicy>> = {
 	"metadata.show": "public",
 	"streaming.sign": "public",
 	"streaming.verify": "public",
+	"live.list": "public",
 
 	"auth.me": "user",
 	"metadata.update": "user",
 	"metadata.remove": "user",
+	// live streams: the handlers check creator / owner (services/live.service.ts)
+	"live.create": "user",
+	"live.get": "user",
+	"live.rotateKey": "user",
+	"live.end": "user",
 
 	"auth.createApiKey": "admin",
 	"auth.listApiKeys": "admin",
@@ -44,6 +50,7 @@ export const ACTION_POLICY: Readonly<Record<string, ActionPolicy>> = {
 	"monitor.nodes": "admin",
 	"monitor.alerts": "admin",
 	"monitor.audit": "admin",
+	"live.streams": "admin",
 };
 
 /** The level an action needs: the table's, else `service`. */

@@ -4,7 +4,17 @@
  */
 import { ConflictError, ValidationError } from "../errors";
 
-export const VIDEO_STATUSES = ["uploading", "queued", "processing", "ready", "failed"] as const;
+export const VIDEO_STATUSES = [
+	"uploading",
+	"queued",
+	"processing",
+	"ready",
+	"failed",
+	// live streams: created (no ingest yet), on air, finished (then processing → ready if recorded)
+	"idle",
+	"live",
+	"ended",
+] as const;
 export type VideoStatus = (typeof VIDEO_STATUSES)[number];
 
 export type Access =
@@ -61,6 +71,27 @@ export interface Video {
 	 * issued before the change stop working at once (absent: 0).
 	 */
 	playbackVersion?: number;
+	/** "live" for a live stream (absent: an upload). */
+	kind?: "vod" | "live";
+	/** A live stream's settings and state. */
+	live?: LiveInfo;
+}
+
+/** What a live video's record keeps (the key itself is derived, never stored: lib/live/key). */
+export interface LiveInfo {
+	/** Keep the stream as a VOD when it ends (default true). */
+	record: boolean;
+	/** The current key version; rotating the key bumps it and older keys stop working. */
+	keyVersion: number;
+	/** When it went on air (ms). */
+	startedAt?: number | null;
+	/** When it ended (ms). */
+	endedAt?: number | null;
+	/** The ingest node holding the publisher, and the transcoder carrying it now. */
+	ingestNode?: string | null;
+	node?: string | null;
+	/** The rungs of its live ladder. */
+	rungs?: string[];
 }
 
 /** Which status may follow which. Same-status writes are allowed (progress, retries). */
@@ -73,6 +104,11 @@ const MOVES: Record<VideoStatus, readonly VideoStatus[]> = {
 	ready: ["queued"],
 	// an operator retries a failed job
 	failed: ["queued"],
+	// a live stream: on air once its first segments are out, or ended before it ever was
+	idle: ["live", "ended", "failed"],
+	live: ["ended", "failed"],
+	// recorded: the segments become a VOD (processing → ready); a stream without record is removed
+	ended: ["processing", "failed"],
 };
 
 /** Throws ConflictError when `from → to` is not a legal move. */
@@ -183,8 +219,13 @@ export function newVideo(input: {
 	tags?: string[];
 	access?: unknown;
 	size?: number | null;
+	/** A live stream: status `idle`, kind "live". */
+	live?: { record?: boolean };
 	now: number;
 }): Video {
+	const live = input.live
+		? { kind: "live" as const, live: { record: input.live.record !== false, keyVersion: 1 } }
+		: {};
 	return {
 		id: input.id,
 		owner: input.owner,
@@ -204,5 +245,7 @@ export function newVideo(input: {
 		error: null,
 		createdAt: input.now,
 		updatedAt: input.now,
+		...live,
+		...(input.live ? { status: "idle" as const } : {}),
 	};
 }

@@ -9,10 +9,25 @@ const pem = (type: "ed25519" | "ec") =>
 		.toString();
 
 describe("loadConfig", () => {
-	it("defaults to embedded mode with all nine services", () => {
+	it("has live defaults: RTMP on 1935, a 6-segment window, 8 s stall timeout", () => {
+		const c = loadConfig({});
+		expect(c.live.rtmpPort).toBe(1935);
+		expect(c.live.ingestHost).toBe("localhost");
+		expect(c.live.windowSegments).toBe(6);
+		expect(c.live.stallMs).toBe(8000);
+		expect(loadConfig({ RTMP_PORT: "0", INGEST_PUBLIC_HOST: "[::1]" }).live).toMatchObject({
+			rtmpPort: 0,
+			ingestHost: "::1",
+		});
+		expect(loadConfig({ PUBLIC_URL: "https://tv.example.com" }).live.ingestHost).toBe(
+			"tv.example.com",
+		);
+	});
+
+	it("defaults to embedded mode with all ten services", () => {
 		const c = loadConfig({});
 		expect(c.transporter).toBeNull();
-		expect(c.services).toHaveLength(9);
+		expect(c.services).toHaveLength(10);
 		expect(c.port).toBe(3000);
 		expect(c.metricsPort).toBe(3030);
 		expect(c.redisUrl).toBeNull();
@@ -53,6 +68,13 @@ describe("loadConfig", () => {
 		],
 		["AUDIT_RETENTION_DAYS", "40000", /AUDIT_RETENTION_DAYS must be between 0 and 36500/],
 		["PORT", "70000", /PORT must be between/],
+		["RTMP_PORT", "70000", /RTMP_PORT must be between/],
+		["RTMP_PORT", "rtmp", /RTMP_PORT must be a whole number/],
+		["LIVE_RELAY_PORT", "-1", /LIVE_RELAY_PORT must be/],
+		["LIVE_RELAY_HOST", "http://x/y", /LIVE_RELAY_HOST must be a host name/],
+		["INGEST_PUBLIC_HOST", "a b", /INGEST_PUBLIC_HOST must be a host name/],
+		["LIVE_WINDOW", "2", /LIVE_WINDOW must be between 3/],
+		["LIVE_STALL_TIMEOUT", "1s", /LIVE_STALL_TIMEOUT must be between 2s/],
 		["TRANSPORTER", "redis://x", /TRANSPORTER must use nats/],
 		["TRANSPORTER", "not a url", /TRANSPORTER must be a URL/],
 		["SERVICES", "metadata,bogus", /SERVICES names an unknown service 'bogus'/],
