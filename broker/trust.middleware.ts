@@ -98,6 +98,16 @@ export function createTrustMiddleware(opts: TrustMiddlewareOptions) {
 		return { ...o, meta: { ...meta, [PRINCIPAL_META]: signer.serviceToken() } };
 	}
 
+	/** emit/broadcast: the same signing; their third argument may also be a group or groups. */
+	function signEvents(next: (...a: any[]) => any) {
+		return (name: string, payload: unknown, o?: any) =>
+			next(
+				name,
+				payload,
+				withCredential(Array.isArray(o) || typeof o === "string" ? { groups: o } : o),
+			);
+	}
+
 	const middleware = {
 		name: "Trust",
 		created(broker: ServiceBroker) {
@@ -132,26 +142,8 @@ export function createTrustMiddleware(opts: TrustMiddlewareOptions) {
 			return (name: string, params: unknown, o?: CallOpts) =>
 				next(name, params, withCredential(o));
 		},
-		emit(next: (...a: any[]) => any) {
-			return (name: string, payload: unknown, o?: any) =>
-				next(
-					name,
-					payload,
-					Array.isArray(o) || typeof o === "string"
-						? withCredential({ groups: o })
-						: withCredential(o),
-				);
-		},
-		broadcast(next: (...a: any[]) => any) {
-			return (name: string, payload: unknown, o?: any) =>
-				next(
-					name,
-					payload,
-					Array.isArray(o) || typeof o === "string"
-						? withCredential({ groups: o })
-						: withCredential(o),
-				);
-		},
+		emit: signEvents,
+		broadcast: signEvents,
 	};
 	return middleware as unknown as Middleware;
 }

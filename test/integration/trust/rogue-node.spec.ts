@@ -17,6 +17,7 @@ import { freePort, startRedisServer, type RedisServer } from "../../helpers/serv
 import { NATS_URL, describeIf, randomNamespace, requireOrSkip } from "../../helpers/env";
 import { signIn, testJwtKey, type SignedIn } from "../../helpers/auth";
 import { encodeMetadata } from "../upload/tus-client";
+import { ALL_SERVICES } from "../../../lib/config";
 
 const run = requireOrSkip("rogue node on the bus", "nats", "redis-server");
 
@@ -67,17 +68,7 @@ describeIf(run)("a rogue node on the bus is refused (issue 9)", () => {
 		const port = await freePort();
 		base = `http://127.0.0.1:${port}`;
 		node = startNode({
-			services: [
-				"api",
-				"upload",
-				"streaming",
-				"metadata",
-				"cache",
-				"auth",
-				"worker",
-				"monitor",
-				"transcoder",
-			],
+			services: [...ALL_SERVICES],
 			nodeId: `${namespace}-core`,
 			namespace,
 			port,
@@ -92,7 +83,7 @@ describeIf(run)("a rogue node on the bus is refused (issue 9)", () => {
 		rogue = new ServiceBroker({
 			namespace,
 			nodeID: `${namespace}-rogue`,
-			transporter: NATS_URL,
+			transporter: NATS_URL as any, // a nats:// URL; the type lists only transporter names
 			serializer: "JSON",
 			logger: false,
 			requestTimeout: 10_000,
