@@ -77,6 +77,8 @@ describeIf(run)("a rogue node on the bus is refused (issue 9)", () => {
 				JWT_PRIVATE_KEY: testJwtKey(),
 				PLAYBACK_SECRET: "rogue-test-playback-secret-0123456789",
 				ADMIN_ADDRESSES: admin.address,
+				// The live service's RTMP listener: a free port, not 1935.
+				RTMP_PORT: String(await freePort()),
 			},
 		});
 		await node.waitForStart(60_000);
