@@ -104,6 +104,12 @@ export interface Config {
 	ffmpegMaxMemory: number;
 	/** How long a superseded output version stays for players that loaded its manifests (OUTPUT_GRACE). */
 	outputGraceSec: number;
+	/**
+	 * The VOD ladder: LADDER (`per-title`, the default: bitrates from a complexity probe; or
+	 * `fixed`), LADDER_CODECS (`h264`, the default, or `h264,av1`: AV1 rungs beside the H.264
+	 * ones), AV1_PRESET (SVT-AV1 preset of the AV1 rungs, 0 slowest … 13 fastest; default 10).
+	 */
+	ladder: { mode: "per-title" | "fixed"; codecs: ("h264" | "av1")[]; av1Preset: number };
 	siweDomain: string;
 	chainRpcUrls: Record<string, string>;
 	adminAddresses: string[];
@@ -207,6 +213,29 @@ function parsePublicUrl(raw: string | undefined, port: number): string {
 			`must have no query, fragment or credentials, got '${raw}'`,
 		);
 	return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+}
+
+function ladderConfig(env: Env): Config["ladder"] {
+	const mode = str(env, "LADDER", "per-title");
+	if (mode !== "per-title" && mode !== "fixed")
+		throw new ConfigError("LADDER", `must be 'per-title' or 'fixed', got '${mode}'`);
+	const codecs = env.LADDER_CODECS === undefined ? ["h264"] : list(env, "LADDER_CODECS");
+	for (const c of codecs)
+		if (c !== "h264" && c !== "av1")
+			throw new ConfigError(
+				"LADDER_CODECS",
+				`names an unknown codec '${c}' (known: h264, av1)`,
+			);
+	if (!codecs.includes("h264"))
+		throw new ConfigError(
+			"LADDER_CODECS",
+			"must include h264 (the rungs every player decodes), e.g. 'h264' or 'h264,av1'",
+		);
+	return {
+		mode,
+		codecs: [...new Set(codecs)] as ("h264" | "av1")[],
+		av1Preset: int(env, "AV1_PRESET", 10, 0, 13),
+	};
 }
 
 function list(env: Env, name: string): string[] {
@@ -574,6 +603,7 @@ export function loadConfig(env: Env = process.env): Config {
 		fairShareJobs: int(env, "FAIR_SHARE_JOBS", 2, 1, 10_000),
 		ffmpegMaxMemory: int(env, "FFMPEG_MAX_MEMORY", 0, 0),
 		outputGraceSec: seconds(env, "OUTPUT_GRACE", "2m", 0, 86400),
+		ladder: ladderConfig(env),
 		publicUrl,
 		siweDomain: str(env, "SIWE_DOMAIN", new URL(publicUrl).host),
 		chainRpcUrls,
@@ -606,6 +636,9 @@ export function loadConfig(env: Env = process.env): Config {
 function hostName(env: Env, name: string, def: string): string {
 	const v = str(env, name, def).replace(/^\[|\]$/g, "");
 	if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(v))
-		throw new ConfigError(name, `must be a host name or an IP address, got '${v.slice(0, 80)}'`);
+		throw new ConfigError(
+			name,
+			`must be a host name or an IP address, got '${v.slice(0, 80)}'`,
+		);
 	return v;
 }

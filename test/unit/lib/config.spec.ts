@@ -58,6 +58,29 @@ describe("loadConfig", () => {
 		expect(c.chainRpcUrls["31337"]).toBe("http://127.0.0.1:8545");
 	});
 
+	it("reads the ladder: per-title H.264 by default, fixed and AV1 on request (issue 13)", () => {
+		expect(loadConfig({}).ladder).toEqual({
+			mode: "per-title",
+			codecs: ["h264"],
+			av1Preset: 10,
+		});
+		expect(
+			loadConfig({ LADDER: "fixed", LADDER_CODECS: "h264, av1", AV1_PRESET: "12" }).ladder,
+		).toEqual({ mode: "fixed", codecs: ["h264", "av1"], av1Preset: 12 });
+	});
+
+	it.each([
+		["LADDER", "smart", /LADDER must be 'per-title' or 'fixed'/],
+		["LADDER_CODECS", "h264,vp9", /LADDER_CODECS names an unknown codec 'vp9'/],
+		["LADDER_CODECS", "av1", /LADDER_CODECS must include h264/],
+		["LADDER_CODECS", "", /LADDER_CODECS must include h264/],
+		["AV1_PRESET", "14", /AV1_PRESET must be between 0 and 13/],
+		["AV1_PRESET", "fast", /AV1_PRESET must be a whole number/],
+	])("refuses %s=%j", (name, value, message) => {
+		expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+		expect(() => loadConfig({ [name]: value })).toThrow(message);
+	});
+
 	it.each([
 		["PORT", "abc", /PORT must be a whole number/],
 		["AUDIT_RETENTION_DAYS", "90d", /AUDIT_RETENTION_DAYS must be a whole number/],
