@@ -17,6 +17,9 @@ ENV NODE_ENV=production \
 	DATA_DIR=/data \
 	PORT=3000 \
 	METRICS_PORT=3030
+# The volume's mount point belongs to the user the node runs as: a fresh named volume copies
+# this ownership, so the node can write media, the database and its generated keys there.
+RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 EXPOSE 3000 3030
 

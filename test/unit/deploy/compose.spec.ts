@@ -87,3 +87,101 @@ describe("docker-compose.nats.yml", () => {
 		expect(df).toMatch(/bin\/streamgate\.ts/);
 	});
 });
+
+describe("no shipped secrets (docker-compose.nats.yml, .dockerignore, Dockerfile)", () => {
+	const text = fs.readFileSync(path.join(root, "docker-compose.nats.yml"), "utf8");
+
+	it.each(["PLAYBACK_SECRET", "CLUSTER_SECRET", "NATS_PASSWORD"])(
+		"refuses to start without %s: `${%s:?reason}`, no default anywhere",
+		name => {
+			for (const [, svc] of nodes)
+				expect(svc.environment[name]).toMatch(new RegExp(`^\\$\\{${name}:\\?.{10,}\\}$`));
+			// No `${NAME:-default}` or `${NAME-default}` left in the file.
+			expect(text).not.toMatch(new RegExp(`\\$\\{${name}:?-`));
+		},
+	);
+
+	it("runs NATS with auth from a config file and does not publish it on the host", () => {
+		const nats = compose.services.nats;
+		expect(nats.ports).toBeUndefined();
+		expect(nats.command).toEqual(expect.arrayContaining(["-c", "/etc/nats/nats-server.conf"]));
+		expect(nats.volumes).toContain("./deploy/nats-server.conf:/etc/nats/nats-server.conf:ro");
+		expect(nats.environment.NATS_PASSWORD).toMatch(/^\$\{NATS_PASSWORD:\?/);
+		const conf = fs.readFileSync(path.join(root, "deploy/nats-server.conf"), "utf8");
+		expect(conf).toMatch(
+			/authorization\s*\{[^}]*user:\s*\$NATS_USER[^}]*password:\s*\$NATS_PASSWORD/,
+		);
+		expect(conf).toMatch(/jetstream\s*\{/);
+		// Nothing but the gateway is on the host: no backing server publishes a port.
+		for (const name of ["nats", "redis", "mongo"])
+			expect(compose.services[name].ports).toBeUndefined();
+	});
+
+	it("gives every node the NATS credentials the config reads (credentials never in the URL)", () => {
+		for (const [, svc] of nodes) {
+			expect(svc.environment.TRANSPORTER).toBe("nats://nats:4222");
+			expect(svc.environment.NATS_USER).toMatch(/streamgate/);
+			const cfg = loadConfig({
+				...svc.environment,
+				JWT_PRIVATE_KEY_FILE: undefined,
+				PLAYBACK_SECRET: "p".repeat(32),
+				CLUSTER_SECRET: "c".repeat(32),
+				NATS_USER: "streamgate",
+				NATS_PASSWORD: "n".repeat(24),
+			});
+			expect(cfg.transporter).toBe("nats://nats:4222");
+			expect(cfg.nats).toMatchObject({ user: "streamgate", pass: "n".repeat(24) });
+		}
+	});
+
+	/** Docker's .dockerignore matching (Go filepath.Match plus `**`), for the paths below. */
+	const ignored = (file: string) => {
+		const patterns = fs
+			.readFileSync(path.join(root, ".dockerignore"), "utf8")
+			.split("\n")
+			.map(l => l.trim())
+			.filter(l => l && !l.startsWith("#"));
+		return patterns.some(p => {
+			const re = new RegExp(
+				`^${p
+					.replace(/\/$/, "")
+					.replace(/[.+^${}()|[\]\\]/g, "\\$&")
+					.replace(/\*\*\//g, "\u0000")
+					.replace(/\*/g, "[^/]*")
+					.replace(/\?/g, "[^/]")
+					.replace(/\u0000/g, "(?:.*/)?")}(?:/.*)?$`,
+			);
+			return re.test(file);
+		});
+	};
+
+	it.each([
+		"jwt.pem",
+		"keys/operator.pem",
+		"deploy/tls/server.key",
+		".env",
+		".env.production",
+		"deploy/.env.local",
+		"data/videos/abc/master.m3u8",
+		"data/jwt.pem",
+		"nats.creds",
+		"operator.nk",
+	])("keeps %s out of the image", file => {
+		expect(ignored(file)).toBe(true);
+	});
+
+	it.each(["package.json", "lib/config.ts", "deploy/nginx.conf", "deploy/nats-server.conf"])(
+		"still sends %s",
+		file => {
+			expect(ignored(file)).toBe(false);
+		},
+	);
+
+	it("makes /data writable by the user the node runs as", () => {
+		const df = fs.readFileSync(path.join(root, "Dockerfile"), "utf8");
+		const chown = df.search(/RUN mkdir -p \/data && chown node:node \/data/);
+		expect(chown).toBeGreaterThan(-1);
+		expect(chown).toBeLessThan(df.indexOf('VOLUME ["/data"]'));
+		expect(df).toMatch(/^USER node$/m);
+	});
+});
