@@ -14,6 +14,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import path from "node:path";
+import { loadConfig } from "../lib/config";
+import { htmlSecurityHeaders, type HtmlSecurityOptions } from "../lib/web/security-headers";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 export const WEB_SOURCE = path.join(REPO_ROOT, "web");
@@ -43,6 +45,13 @@ const RESERVED = ["/api/", "/play/"];
 export interface WebAppOptions {
 	/** The built app (default web/dist). */
 	dist?: string;
+	/**
+	 * `frame-ancestors` per page (default `'self'` everywhere): an embeddable page answers
+	 * `*` or the sites allowed to frame it, the rest of the app stays unframeable by others.
+	 */
+	frameAncestors?: (pathname: string) => string;
+	/** Playback origins besides the app's own (PUBLIC_URL's), allowed for media and fetches. */
+	mediaOrigins?: string[];
 }
 
 interface FileEntry {
@@ -80,11 +89,15 @@ export function createWebAppMixin(opts: WebAppOptions = {}): Partial<ServiceSche
 				const index = path.join(dist, "index.html");
 				if (!fs.existsSync(index)) return sendNotBuilt(res, method);
 				const entry = this.webFile(pathname);
-				if (entry) return sendFile(req, res, entry, method);
+				const security = {
+					frameAncestors: opts.frameAncestors?.(pathname),
+					mediaOrigins: opts.mediaOrigins,
+				};
+				if (entry) return sendFile(req, res, entry, method, security);
 				// A file-like path that does not exist is a 404 (a stale asset must not get HTML);
 				// anything else is one of the app's own pages.
 				if (path.extname(pathname)) return next();
-				return sendFile(req, res, this.webFile("/index.html"), method);
+				return sendFile(req, res, this.webFile("/index.html"), method, security);
 			},
 			/** The file for a URL path inside dist, or null; never outside it. */
 			webFile(this: any, pathname: string): FileEntry | null {
@@ -123,11 +136,20 @@ export function createWebAppMixin(opts: WebAppOptions = {}): Partial<ServiceSche
 	};
 }
 
-function sendFile(req: IncomingMessage, res: ServerResponse, f: FileEntry, method: string): void {
+function sendFile(
+	req: IncomingMessage,
+	res: ServerResponse,
+	f: FileEntry,
+	method: string,
+	security: HtmlSecurityOptions,
+): void {
 	res.setHeader("Cache-Control", f.cache);
 	res.setHeader("ETag", f.etag);
 	res.setHeader("X-Content-Type-Options", "nosniff");
-	if (f.type.startsWith("text/html")) res.setHeader("Referrer-Policy", "same-origin");
+	// HTML runs in the browser: CSP, framing and referrer rules (lib/web/security-headers).
+	if (f.type.startsWith("text/html"))
+		for (const [name, value] of Object.entries(htmlSecurityHeaders(security)))
+			res.setHeader(name, value);
 	if (req.headers["if-none-match"] === f.etag) {
 		res.statusCode = 304;
 		res.end();
@@ -147,6 +169,7 @@ function sendFile(req: IncomingMessage, res: ServerResponse, f: FileEntry, metho
 
 function sendNotBuilt(res: ServerResponse, method: string): void {
 	res.statusCode = 503;
+	for (const [name, value] of Object.entries(htmlSecurityHeaders())) res.setHeader(name, value);
 	res.setHeader("Content-Type", "text/html; charset=utf-8");
 	res.setHeader("Cache-Control", "no-store");
 	res.end(
@@ -240,6 +263,9 @@ export function buildWebApp(
 	return "built";
 }
 
-export const WebAppMixin = createWebAppMixin();
+export const WebAppMixin = createWebAppMixin({
+	// Playback URLs are absolute under PUBLIC_URL, which may name another host than the page's.
+	mediaOrigins: [new URL(loadConfig().publicUrl).origin],
+});
 
 export default WebAppMixin;

@@ -394,4 +394,15 @@ const evmOk =
 		}),
 		300_000,
 	);
+
+	it("ran every page above under its Content-Security-Policy with no violation", async () => {
+		const r = await request(`${base}/watch/${videoId ?? "x"}`);
+		const csp = r.headers.get("content-security-policy") ?? "";
+		expect(csp).toMatch(/script-src 'self'(;|$)/);
+		expect(csp).toMatch(/frame-ancestors 'self'/);
+		expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+		expect(r.headers.get("referrer-policy")).toBe("strict-origin-when-cross-origin");
+		// Chromium reports each blocked script, style, fetch, media or worker on the console.
+		expect(pageLog.filter(l => /Content Security Policy|Refused to/i.test(l))).toEqual([]);
+	});
 });
