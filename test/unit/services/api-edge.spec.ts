@@ -156,6 +156,20 @@ describe("gateway edge: bodies, CORS, logs", () => {
 		}
 	});
 
+	it("sends CSP, nosniff, a referrer policy and own-site framing with the web app's HTML", async () => {
+		for (const page of ["/", "/watch/edge-1"]) {
+			const r = await request(`${base}${page}`);
+			expect(r.headers.get("content-type")).toMatch(/^text\/html/);
+			const csp = r.headers.get("content-security-policy") ?? "";
+			expect(csp).toMatch(/(^|; )script-src 'self'(;|$)/);
+			expect(csp).toMatch(/(^|; )frame-ancestors 'self'(;|$)/);
+			expect(csp).toMatch(/(^|; )media-src 'self'[^;]* blob:/);
+			expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
+			expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+			expect(r.headers.get("referrer-policy")).toBe("strict-origin-when-cross-origin");
+		}
+	});
+
 	it("logs the client's address (not X-Forwarded-For) and never a playback token", async () => {
 		const lines: string[] = [];
 		const spies = (["info", "warn", "error", "debug"] as const).map(level =>
