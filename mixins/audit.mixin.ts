@@ -14,6 +14,8 @@ export interface AuditEntry {
 export interface AuditRecord extends AuditEntry {
 	actor: string;
 	requestId: string | null;
+	/** The client's address as the gateway worked it out (TRUST_PROXY rules); null off HTTP. */
+	ip?: string | null;
 	nodeId: string;
 	at: number;
 }
@@ -34,6 +36,7 @@ export const AuditMixin: Partial<ServiceSchema> = {
 				...entry,
 				actor: actorOf(ctx),
 				requestId: ctx.requestID ?? null,
+				ip: typeof ctx.meta?.ip === "string" ? ctx.meta.ip : null,
 				nodeId: this.broker.nodeID,
 				at: Date.now(),
 			};

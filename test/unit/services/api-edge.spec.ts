@@ -8,7 +8,7 @@
 import { API_PREFIX } from "../../../lib/api/routes";
 import { signIn, type SignedIn } from "../../helpers/auth";
 import { createTestBroker, type TestBroker } from "../../helpers/broker";
-import { freePort, request } from "../../helpers/cluster";
+import { eventually, freePort, request } from "../../helpers/cluster";
 import { requestFrom } from "../../helpers/http-from";
 
 const deepArray = (n: number) => "[".repeat(n) + "]".repeat(n);
@@ -168,6 +168,26 @@ describe("gateway edge: bodies, CORS, logs", () => {
 			expect(r.headers.get("x-content-type-options")).toBe("nosniff");
 			expect(r.headers.get("referrer-policy")).toBe("strict-origin-when-cross-origin");
 		}
+	});
+
+	it("audits the client's address, not the X-Forwarded-For it sent", async () => {
+		const r = await requestFrom("127.0.0.7", `${base}${API_PREFIX}/videos/edge-1`, {
+			method: "PATCH",
+			headers: {
+				...owner.headers,
+				"Content-Type": "application/json",
+				"X-Forwarded-For": "203.0.113.77",
+			},
+			body: JSON.stringify({ title: "Audited" }),
+		});
+		expect(r.status).toBe(200);
+		const rec = await eventually("the audit record", async () => {
+			const page: any = await t.broker.call("monitor.audit", { action: "video.update" });
+			return page.rows.find((x: any) => x.target === "edge-1" && x.ip === "127.0.0.7");
+		});
+		expect(rec.actor).toBe(owner.address);
+		const all: any = await t.broker.call("monitor.audit", {});
+		expect(JSON.stringify(all)).not.toContain("203.0.113.77");
 	});
 
 	it("logs the client's address (not X-Forwarded-For) and never a playback token", async () => {
