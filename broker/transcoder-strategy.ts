@@ -88,8 +88,13 @@ export class TranscoderStrategy extends Strategies.Base {
 		return pool[this.counter++];
 	}
 
-	private route(list: any[], ctx: Context | undefined, action: string): any {
+	private route(all: any[], ctx: Context | undefined, action: string): any {
 		const book = loadBookFor(this.broker);
+		// A live being re-placed names the node that failed it: passed over while others are up
+		// (that node may not have been declared gone yet).
+		const avoid: unknown = (ctx?.params as any)?.avoid;
+		const kept = Array.isArray(avoid) ? all.filter(ep => !avoid.includes(ep.id)) : all;
+		const list = kept.length ? kept : all;
 		const live = action === LIVE_ACTION;
 		const job = action === JOB_ACTION || live;
 		const params: any = ctx?.params;

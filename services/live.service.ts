@@ -461,7 +461,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 		},
 
 		/** Places (or re-places) the stream's live ladder through the router: a new epoch. */
-		async place(s: Stream, fromWallMs: number | undefined) {
+		async place(s: Stream, fromWallMs: number | undefined, avoid: string[] = []) {
 			if (s.placing || s.publisherGone) return;
 			s.placing = true;
 			try {
@@ -496,6 +496,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 								source: s.source,
 								rungs: s.rungs,
 								fps: s.fps,
+								...(avoid.length ? { avoid } : {}),
 							},
 						);
 						s.epoch = epoch;
@@ -531,7 +532,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 				void this.broker
 					.call("transcoder.liveStop", { id: s.id, epoch }, { nodeID: old })
 					.catch(() => {});
-			await this.place(s, s.state?.lastEndWallMs ?? undefined);
+			await this.place(s, s.state?.lastEndWallMs ?? undefined, old ? [old] : []);
 		},
 
 		onPublisherEnd(s: Stream, reason: string) {

@@ -260,6 +260,8 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 				source: { type: "object" },
 				rungs: { type: "array", min: 1, max: 12, items: "object" },
 				fps: { type: "number", min: 1, max: 120 },
+				// Nodes the router passes over (a re-placement avoids the node that failed).
+				avoid: { type: "array", items: "string", max: 16, optional: true },
 			},
 			async handler(
 				ctx: Context<LiveStartParams>,

@@ -185,6 +185,13 @@ export const STREAMGATE_ENV = [
 	"NATS_TLS_CA",
 	"NATS_TLS_CERT",
 	"NATS_TLS_KEY",
+	"RTMP_PORT",
+	"RTMP_HOST",
+	"INGEST_PUBLIC_HOST",
+	"LIVE_RELAY_PORT",
+	"LIVE_RELAY_HOST",
+	"LIVE_WINDOW",
+	"LIVE_STALL_TIMEOUT",
 ] as const;
 
 /**
@@ -202,6 +209,8 @@ export function cleanEnv(
 	for (const [k, v] of Object.entries(base))
 		if (v !== undefined && !(STREAMGATE_ENV as readonly string[]).includes(k)) out[k] = v;
 	out.CLUSTER_SECRET = TEST_CLUSTER_SECRET;
+	// Every node hosting `live` listens for RTMP: any free port unless a test names one.
+	out.RTMP_PORT = "0";
 	for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
 	return out;
 }

@@ -246,36 +246,34 @@ const PUSH_SECONDS = 40;
 					await page.setContent(
 						`<video id="v" muted autoplay playsinline></video><script>${hlsJs}</script>`,
 					);
-					await page.evaluate((src: string) => {
-						const w = window as any;
-						const hls = new w.Hls({ lowLatencyMode: false });
-						w.hls = hls;
-						hls.loadSource(src);
+					// Strings: this file is type-checked without the DOM library.
+					await page.evaluate(`(() => {
+						const hls = new Hls({ lowLatencyMode: false });
+						window.hls = hls;
+						hls.loadSource(${JSON.stringify(hls)});
 						hls.attachMedia(document.getElementById("v"));
-						hls.on(w.Hls.Events.MANIFEST_PARSED, () =>
-							(document.getElementById("v") as HTMLVideoElement).play(),
-						);
-					}, hls);
+						hls.on(Hls.Events.MANIFEST_PARSED, () => document.getElementById("v").play());
+					})()`);
+					const currentTime = () =>
+						page.evaluate(
+							`document.getElementById("v").currentTime`,
+						) as Promise<number>;
 					const t0 = await eventually(
 						"hls.js starts playing",
-						() =>
-							page.evaluate(() => {
-								const v = document.getElementById("v") as HTMLVideoElement;
-								return v.currentTime > 0.5 ? v.currentTime : 0;
-							}),
+						async () => {
+							const t = await currentTime();
+							return t > 0.5 ? t : 0;
+						},
 						20_000,
 						250,
 					);
 					await new Promise(r => setTimeout(r, 3000));
-					const t1 = await page.evaluate(
-						() => (document.getElementById("v") as HTMLVideoElement).currentTime,
-					);
+					const t1 = await currentTime();
 					expect(t1).toBeGreaterThan(t0 + 1);
 					// The playhead maps to wall clock through EXT-X-PROGRAM-DATE-TIME.
-					const lagMs = await page.evaluate(() => {
-						const d = (window as any).hls.playingDate as Date | null;
-						return d ? Date.now() - d.getTime() : null;
-					});
+					const lagMs = (await page.evaluate(
+						`window.hls.playingDate ? Date.now() - window.hls.playingDate.getTime() : null`,
+					)) as number | null;
 					expect(lagMs).not.toBeNull();
 					expect(lagMs!).toBeGreaterThan(0);
 					expect(lagMs!).toBeLessThan(30_000);
