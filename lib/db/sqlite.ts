@@ -90,11 +90,8 @@ export function openDatabase(dataDir: string): OpenedDatabase {
 			if (!entry || --entry.refs > 0) return;
 			open.delete(file);
 			statements.clear();
-			try {
-				db.exec("PRAGMA optimize");
-			} catch {
-				/* another process may hold the lock; optimisation is optional */
-			}
+			// No `PRAGMA optimize` here: its sampled ANALYZE misjudges the one-value `listed`
+			// column and steers the planner off the sort indexes.
 			db.close();
 		},
 	};
