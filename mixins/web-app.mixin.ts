@@ -266,6 +266,9 @@ export function buildWebApp(
 export const WebAppMixin = createWebAppMixin({
 	// Playback URLs are absolute under PUBLIC_URL, which may name another host than the page's.
 	mediaOrigins: [new URL(loadConfig().publicUrl).origin],
+	// The embeddable player (/embed/<id>) may sit in any site's iframe; it shows only what an
+	// anonymous viewer (or the signed-in one) may watch. The rest of the app: only by itself.
+	frameAncestors: pathname => (pathname.startsWith("/embed/") ? "*" : "'self'"),
 });
 
 export default WebAppMixin;

@@ -18,7 +18,8 @@ import { verifyJsonDepth } from "../lib/api/json-body";
 import { clientAddress } from "../lib/net/client-address";
 import { isSameOrigin } from "../lib/net/origin";
 import { maskPlaybackTokens } from "../lib/playback/mask";
-import { ErrorsMixin } from "../mixins/errors.mixin";
+import { ErrorsMixin, toMoleculerError } from "../mixins/errors.mixin";
+import { buildOEmbed, videoIdFromUrl } from "../lib/api/oembed";
 import { MediaRoutesMixin, RawResponseDone } from "../mixins/media-routes.mixin";
 import { WebAppMixin } from "../mixins/web-app.mixin";
 import { PRINCIPAL_META, trustOf } from "../broker/trust.middleware";
@@ -69,6 +70,19 @@ function clientIp(req: Req): string {
 function rawAlias(method: string) {
 	return function (this: any, req: Req, res: ServerResponse, next: (err?: unknown) => void) {
 		Promise.resolve(this[method](req, res)).then(
+			() => next(new RawResponseDone()),
+			(err: unknown) => (res.headersSent ? next(new RawResponseDone()) : next(err)),
+		);
+	};
+}
+
+/**
+ * A moleculer-web alias for an asset request (avatar, caption, thumbnail) handed to the upload
+ * service on this node, as tus uploads are (see `handleAsset`).
+ */
+function assetAlias(op: string) {
+	return function (this: any, req: Req, res: ServerResponse, next: (err?: unknown) => void) {
+		Promise.resolve(this.handleAsset(op, req, res)).then(
 			() => next(new RawResponseDone()),
 			(err: unknown) => (res.headersSent ? next(new RawResponseDone()) : next(err)),
 		);
@@ -157,6 +171,11 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				aliases: {
 					...toAliases(API_ROUTES),
 					"GET /videos/:id/events": rawAlias("handleEvents"),
+					"PUT /videos/:id/captions/:lang": assetAlias("caption.put"),
+					"DELETE /videos/:id/captions/:lang": assetAlias("caption.delete"),
+					"PUT /videos/:id/thumbnail": assetAlias("thumbnail.put"),
+					"PUT /profile/avatar": assetAlias("avatar.put"),
+					"GET /profiles/:address/avatar": assetAlias("avatar.get"),
 				},
 				mappingPolicy: "restrict",
 				autoAliases: false,
@@ -222,7 +241,59 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					routes: API_ROUTES,
 					prefix: API_PREFIX,
 					version: pkg.version,
+					serverUrl: config.publicUrl,
 					paramsOf: name => actions.get(name)?.params,
+				});
+			},
+		},
+
+		/** oEmbed JSON for a watch or embed URL of this server (lib/api/oembed). */
+		oembed: {
+			params: {
+				$$strict: true,
+				url: { type: "string", min: 1, max: 2000 },
+				maxwidth: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 10_000,
+					convert: true,
+					optional: true,
+				},
+				maxheight: {
+					type: "number",
+					integer: true,
+					min: 1,
+					max: 10_000,
+					convert: true,
+					optional: true,
+				},
+				format: { type: "string", max: 10, optional: true },
+			},
+			async handler(ctx: Context<any, any>) {
+				if (ctx.params.format && ctx.params.format !== "json")
+					throw new Errors.MoleculerClientError(
+						"Only format=json is served.",
+						501,
+						"OEMBED_FORMAT",
+					);
+				let id: string;
+				try {
+					id = videoIdFromUrl(ctx.params.url, config.publicUrl);
+				} catch (err) {
+					throw toMoleculerError(err);
+				}
+				// As the caller: a private video is a 404 to anyone but its owner, here too.
+				const video: any = await ctx.call("metadata.show", { id });
+				const author = (await this.broker
+					.call("auth.profile", { address: video.owner })
+					.catch(() => null)) as { name: string | null } | null;
+				return buildOEmbed({
+					publicUrl: config.publicUrl,
+					video,
+					authorName: author?.name ?? null,
+					maxwidth: ctx.params.maxwidth,
+					maxheight: ctx.params.maxheight,
 				});
 			},
 		},
@@ -443,6 +514,18 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				);
 			this.beforeCall(req.$ctx, req);
 			await upload.handleHttp(req, res, req.$ctx);
+		},
+		/** Avatars, captions and thumbnails: raw requests to the upload service on this node. */
+		async handleAsset(op: string, req: Req, res: ServerResponse) {
+			const upload = this.broker.getLocalService("upload") as any;
+			if (!upload?.handleAsset)
+				throw new Errors.MoleculerRetryableError(
+					"Avatars, captions and thumbnails are taken by the 'upload' service, which is not on this gateway node (run api and upload together).",
+					503,
+					"UPLOAD_NOT_ON_GATEWAY",
+				);
+			this.beforeCall(req.$ctx!, req);
+			await upload.handleAsset(op, req, res, req.$ctx);
 		},
 		/** Every error answer passes here: clearer messages, then metrics and a log line. */
 		sendError(req: Req, res: ServerResponse, err: any) {

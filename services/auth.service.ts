@@ -5,7 +5,13 @@
  */
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
-import { ForbiddenError, NotFoundError, UnauthorizedError, UnavailableError } from "../lib/errors";
+import {
+	ForbiddenError,
+	NotFoundError,
+	UnauthorizedError,
+	UnavailableError,
+	ValidationError,
+} from "../lib/errors";
 import {
 	cachedBalanceOf,
 	can,
@@ -29,6 +35,14 @@ import type {
 	TokenReply,
 } from "../lib/auth";
 import { normalizeAccess, type Video } from "../lib/videos/video";
+import {
+	cleanProfileText,
+	createEnsResolver,
+	createProfileStore,
+	profileAddress,
+	toProfile,
+	type Profile,
+} from "../lib/auth/profiles";
 import { createDbMixin } from "../mixins/db.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
@@ -196,7 +210,12 @@ const AuthService: ServiceSchema<AuthSettings> = {
 			},
 			async handler(ctx: Context<CreateApiKeyParams>): Promise<CreateApiKeyReply> {
 				const createdBy = this.keyManager(ctx);
-				const { key, record } = createApiKey({ ...ctx.params, createdBy });
+				// A key made by a signed-in person acts as them (their uploads are theirs) unless
+				// it names another owner; an operator's or a key's own key without one stays a
+				// key principal (`apikey:<id>`).
+				const owner =
+					ctx.params.owner ?? (createdBy.startsWith("0x") ? createdBy : undefined);
+				const { key, record } = createApiKey({ ...ctx.params, owner, createdBy });
 				await this.store.apiKeys.insert(record);
 				this.audit(ctx, {
 					action: "apikey.create",
@@ -234,6 +253,82 @@ const AuthService: ServiceSchema<AuthSettings> = {
 				return { id, revoked, revokedAt: now?.revokedAt ?? null };
 			},
 		},
+
+		/** The profile of one address (display name, bio, avatar version; ENS name as default). */
+		profile: {
+			params: { $$strict: true, address: { type: "string", max: 42 } },
+			async handler(ctx: Context<{ address: string }>): Promise<Profile> {
+				const address = this.checkAddress(ctx.params.address);
+				const [rec, ens] = await Promise.all([
+					this.profiles.get(address),
+					this.ens.lookup(address),
+				]);
+				return toProfile(address, rec, ens);
+			},
+		},
+
+		/** Profiles of up to 50 addresses at once (`addresses`: comma-separated), for lists. */
+		profiles: {
+			params: { $$strict: true, addresses: { type: "string", min: 1, max: 50 * 43 } },
+			async handler(ctx: Context<{ addresses: string }>): Promise<{ rows: Profile[] }> {
+				const list = [
+					...new Set(
+						ctx.params.addresses
+							.split(",")
+							.map(a => a.trim())
+							.filter(Boolean)
+							.map(a => this.checkAddress(a)),
+					),
+				];
+				if (list.length > 50)
+					throw new ValidationError("At most 50 addresses at once.", {
+						field: "addresses",
+					});
+				const recs = await this.profiles.getMany(list);
+				const ens = await Promise.all(list.map(a => this.ens.lookup(a)));
+				return {
+					rows: list.map((a, i) => toProfile(a, recs.get(a) ?? null, ens[i] ?? null)),
+				};
+			},
+		},
+
+		/** The caller edits their own profile: `{ name?, bio? }` (empty name: back to the default). */
+		updateProfile: {
+			params: {
+				$$strict: true,
+				name: { type: "string", max: 200, optional: true },
+				bio: { type: "string", max: 2000, optional: true },
+			},
+			async handler(ctx: Context<{ name?: string; bio?: string }, { user?: Principal }>) {
+				const address = this.profileOwner(ctx);
+				const set: { name?: string; bio?: string } = {};
+				if (ctx.params.name !== undefined)
+					set.name = cleanProfileText("name", ctx.params.name);
+				if (ctx.params.bio !== undefined) set.bio = cleanProfileText("bio", ctx.params.bio);
+				const rec = await this.profiles.put(address, set);
+				this.audit(ctx, {
+					action: "profile.update",
+					target: address,
+					result: "ok",
+					data: { fields: Object.keys(set) },
+				});
+				return toProfile(address, rec, await this.ens.lookup(address));
+			},
+		},
+
+		/** Records a new avatar version (the upload service stored the image). Internal. */
+		setAvatar: {
+			params: {
+				$$strict: true,
+				address: { type: "string", max: 42 },
+				avatar: { type: "number", integer: true, nullable: true },
+			},
+			async handler(ctx: Context<{ address: string; avatar: number | null }>) {
+				const address = this.checkAddress(ctx.params.address);
+				const rec = await this.profiles.put(address, { avatar: ctx.params.avatar });
+				return toProfile(address, rec, await this.ens.lookup(address));
+			},
+		},
 	},
 
 	events: {
@@ -244,6 +339,31 @@ const AuthService: ServiceSchema<AuthSettings> = {
 	},
 
 	methods: {
+		/** A checksummed address, or a 422 that says what an address is. */
+		checkAddress(raw: string): string {
+			const a = profileAddress(raw);
+			if (!a)
+				throw new ValidationError(
+					`'${raw.slice(0, 60)}' is not an address (0x + 40 hex).`,
+					{
+						field: "address",
+					},
+				);
+			return a;
+		},
+		/** The verified caller's own address (a person, or a key acting as one). */
+		profileOwner(ctx: Context<unknown, { user?: Principal }>): string {
+			const u = ctx.meta.user;
+			if (!u)
+				throw new UnauthorizedError("Sign in to edit your profile.", "SIGN_IN_REQUIRED");
+			const a = profileAddress(u.address);
+			if (!a)
+				throw new ForbiddenError(
+					"Only an address has a profile; this API key acts as no address (create it with an owner).",
+					"NO_ADDRESS",
+				);
+			return a;
+		},
 		/**
 		 * The cache service is the cluster's own (nonces, cached chain reads): auth reaches it as
 		 * itself, not as the anonymous caller of the login it serves.
@@ -300,6 +420,12 @@ const AuthService: ServiceSchema<AuthSettings> = {
 		const s = this.settings;
 		this.providers = createProviders(s.chainRpcUrls, s.rpcTimeoutMs);
 		this.store = createCredentialStore(this.adapter);
+		this.profiles = createProfileStore(this.adapter);
+		// ENS names only where a mainnet RPC is configured; otherwise no request is ever made.
+		this.ens = createEnsResolver({
+			provider: this.providers.providerFor(1),
+			timeoutMs: s.rpcTimeoutMs,
+		});
 		this.tokens = createTokenService({
 			keys: this.keys,
 			jwt: s.jwt,

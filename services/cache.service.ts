@@ -61,6 +61,19 @@ const CacheService: ServiceSchema<CacheSettings> = {
 				return { deleted: await this.store.del(ctx.params.key) };
 			},
 		},
+		/** `{ key, value, ttl }` → `{ added }`: stored only when the key is absent (atomic). */
+		add: {
+			params: {
+				key: keyParam,
+				value: "any",
+				ttl: { type: "number", integer: true, min: 1, max: 31_536_000 },
+			},
+			async handler(ctx: Context<{ key: string; value: unknown; ttl: number }>) {
+				return {
+					added: await this.store.add(ctx.params.key, ctx.params.value, ctx.params.ttl),
+				};
+			},
+		},
 		/** `{ key }` → `{ hit, value }`, deleting the key atomically (get-and-delete). */
 		take: {
 			params: { key: keyParam },

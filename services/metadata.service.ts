@@ -24,6 +24,7 @@ import {
 } from "../lib/videos/video";
 import { buildListQuery, SORTS, Viewer } from "../lib/videos/query";
 import { METRICS } from "../lib/monitor/metrics";
+import { viewerId, viewKey, VIEW_WINDOW_SEC } from "../lib/videos/views";
 import { createDbMixin } from "../mixins/db.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
@@ -287,6 +288,93 @@ const MetadataService: ServiceSchema = {
 				);
 				this.audit(ctx, { action: "video.delete", target: video.id, result: "ok" });
 				return { id: video.id, deleted: true };
+			},
+		},
+
+		/**
+		 * A view beacon from a player (after a few seconds of playback): counted once per viewer
+		 * per video per VIEW_WINDOW_SEC (deduplicated through the cache service, atomically).
+		 * Answers `{ counted, views }`. Only a ready video the caller may see counts.
+		 */
+		view: {
+			params: { $$strict: true, id: idParam },
+			async handler(
+				ctx: Context<{ id: string }, { user?: any; ip?: string; userAgent?: string }>,
+			): Promise<{ id: string; counted: boolean; views: number }> {
+				const v: Video = await this.load(ctx.params.id);
+				const viewer = viewerOf(ctx);
+				if (v.access.kind === "private" && !isOwnerOrAdmin(v, viewer))
+					throw new NotFoundError("Video", ctx.params.id);
+				if (v.status !== "ready")
+					throw new ConflictError(
+						`Video '${v.id}' is '${v.status}': only a ready video can be viewed.`,
+						{ id: v.id, status: v.status },
+						"NOT_READY",
+					);
+				const who = viewerId({
+					address: viewer?.address,
+					ip: ctx.meta.ip,
+					userAgent: ctx.meta.userAgent,
+					secret: this.viewSecret,
+				});
+				// The cluster's cache, as the cluster itself (not as the anonymous viewer).
+				const { added } = (await this.broker.call("cache.add", {
+					key: viewKey(v.id, who),
+					value: 1,
+					ttl: VIEW_WINDOW_SEC,
+				})) as { added: boolean };
+				if (!added) return { id: v.id, counted: false, views: v.views ?? 0 };
+				await this.adapter.updateMany({ _id: v.id }, { $inc: { views: 1 } });
+				this.broker.metrics.increment(METRICS.videoViews.name);
+				// Only this video's cached reads: a view must not empty every list's cache.
+				await this.broker.cacher?.clean(`${this.name}.show:${v.id}|**`);
+				await this.broker.cacher?.clean(`${this.name}.get:${v.id}`);
+				const now: Video = await this.load(v.id);
+				return { id: v.id, counted: true, views: now.views ?? 0 };
+			},
+		},
+
+		/** Records the caption languages stored for a video (the upload service stored them). Internal. */
+		setCaptions: {
+			params: {
+				$$strict: true,
+				id: idParam,
+				captions: {
+					type: "array",
+					max: 20,
+					items: {
+						type: "object",
+						strict: true,
+						props: { lang: "string|max:20", label: "string|max:100" },
+					},
+				},
+			},
+			async handler(
+				ctx: Context<{ id: string; captions: Video["captions"] }>,
+			): Promise<Video> {
+				const updated = await this.write(ctx.params.id, {
+					captions: ctx.params.captions,
+					updatedAt: Date.now(),
+				});
+				await this.changed(ctx, updated);
+				return updated;
+			},
+		},
+
+		/** Records which thumbnail shows (a generated frame 1-3, or `custom`). Internal. */
+		setThumbnail: {
+			params: {
+				$$strict: true,
+				id: idParam,
+				thumbnail: { type: "string", max: 20 },
+			},
+			async handler(ctx: Context<{ id: string; thumbnail: string }>): Promise<Video> {
+				const updated = await this.write(ctx.params.id, {
+					thumbnail: ctx.params.thumbnail,
+					updatedAt: Date.now(),
+				});
+				await this.changed(ctx, updated);
+				return updated;
 			},
 		},
 
@@ -580,6 +668,9 @@ const MetadataService: ServiceSchema = {
 	},
 
 	created() {
+		this.viewSecret = `${config.namespace}:${config.clusterSecret ?? ""}:${config.playbackSecret}`;
+		if (!this.broker.metrics.getMetric(METRICS.videoViews.name))
+			this.broker.metrics.register({ ...METRICS.videoViews });
 		if (!this.broker.metrics.getMetric(METRICS.videos.name))
 			this.broker.metrics.register({
 				...METRICS.videos,

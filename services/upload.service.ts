@@ -26,6 +26,7 @@ import {
 } from "../lib/upload";
 import { createStorageMixin } from "../mixins/storage.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
+import { AssetsMixin } from "../mixins/assets.mixin";
 
 export type {
 	UploadAbortResult,
@@ -45,6 +46,8 @@ function uploadPrincipal(ctx: Context<any, any> | undefined): UploadPrincipal | 
 
 export interface UploadSettings extends ServiceSettingSchema, UploadEndpointSettings {
 	ffprobePath: string;
+	/** ffmpeg for avatars and thumbnails (mixins/assets.mixin). */
+	ffmpegPath: string;
 	/** How often complete uploads whose finish never landed are looked for (0: never). */
 	finishSweepEveryMs: number;
 }
@@ -58,7 +61,7 @@ const idParam = { type: "string", pattern: ID_PATTERN };
 
 const UploadService: ServiceSchema<UploadSettings> = {
 	name: "upload",
-	mixins: [createStorageMixin(config), ErrorsMixin],
+	mixins: [createStorageMixin(config), ErrorsMixin, AssetsMixin],
 	settings: {
 		// A Redis URL carries its password: never broadcast to other nodes.
 		$secureSettings: ["redisUrl"],
@@ -67,6 +70,7 @@ const UploadService: ServiceSchema<UploadSettings> = {
 		expiryMs: config.uploadExpiryMs,
 		tmpDir: path.join(config.dataDir, "tmp", "upload"),
 		ffprobePath: config.ffprobePath,
+		ffmpegPath: config.ffmpegPath,
 		redisUrl: config.redisUrl,
 		namespace: config.namespace,
 		finishSweepEveryMs: 30_000,
@@ -227,7 +231,7 @@ const UploadService: ServiceSchema<UploadSettings> = {
 	},
 
 	created() {
-		const { ffprobePath: _, ...settings } = this.settings;
+		const { ffprobePath: _, ffmpegPath: _f, ...settings } = this.settings;
 		this.endpoint = createUploadEndpoint<Context>({
 			settings,
 			storage: this.storage,

@@ -24,6 +24,12 @@ export interface Cache {
 	del(key: string): Promise<number>;
 	/** Reads and deletes a key in one atomic step (single-use values such as SIWE nonces). */
 	take<T = unknown>(key: string): Promise<T | undefined>;
+	/**
+	 * Stores `value` for `ttlSec` seconds only if the key is absent, in one atomic step (a view
+	 * counted once per viewer). True when this call stored it; false when the key was there (or
+	 * the backend is unreachable).
+	 */
+	add(key: string, value: unknown, ttlSec: number): Promise<boolean>;
 	stats(): Promise<CacheStats>;
 	close(): Promise<void>;
 }

@@ -65,6 +65,13 @@ export class MemoryCache implements Cache {
 		return JSON.parse(e.value) as T;
 	}
 
+	/** set-if-absent with no await in between. */
+	async add(key: string, value: unknown, ttlSec: number): Promise<boolean> {
+		const e = this.map.get(key);
+		if (e && (!e.expiresAt || e.expiresAt > this.now())) return false;
+		return this.set(key, value, ttlSec);
+	}
+
 	/** Counters and the number of live keys. */
 	async stats(): Promise<CacheStats> {
 		return { backend: this.backend, connected: true, ...this.counters, keys: this.map.size };

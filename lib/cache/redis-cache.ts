@@ -116,6 +116,25 @@ export class RedisCache implements Cache {
 		}
 	}
 
+	/** SET NX EX: atomic across every node sharing the server. False when Redis is away. */
+	async add(key: string, value: unknown, ttlSec: number): Promise<boolean> {
+		try {
+			const r = await this.client.set(
+				this.key(key),
+				JSON.stringify(value),
+				"EX",
+				ttlSec,
+				"NX",
+			);
+			if (r !== "OK") return false;
+			this.counters.sets++;
+			return true;
+		} catch (err) {
+			this.degraded(err);
+			return false;
+		}
+	}
+
 	/** Counters; `keys` is the size of the whole Redis database, null when away. */
 	async stats(): Promise<CacheStats> {
 		let keys: number | null = null;

@@ -46,6 +46,7 @@ export function createMongoSchema(mongoose: Mongoose, collection: string) {
 						minBalance: Number,
 					},
 					duration: nullableNum,
+					views: { type: Number, default: 0 },
 					width: nullableNum,
 					height: nullableNum,
 					size: nullableNum,
@@ -60,7 +61,7 @@ export function createMongoSchema(mongoose: Mongoose, collection: string) {
 				opts,
 			);
 			// listed videos (status + access kind first), newest/updated/title/duration order
-			for (const key of ["createdAt", "updatedAt", "title", "duration"])
+			for (const key of ["createdAt", "updatedAt", "title", "duration", "views"])
 				s.index({ status: 1, "access.kind": 1, [key]: -1, _id: -1 });
 			s.index({ owner: 1, createdAt: -1, _id: -1 });
 			s.index({ tags: 1, createdAt: -1, _id: -1 });
@@ -76,7 +77,7 @@ export function createMongoSchema(mongoose: Mongoose, collection: string) {
 			const s = new Schema(
 				{
 					_id: { type: String, required: true },
-					kind: { type: String, enum: ["apikey", "refresh"], required: true },
+					kind: { type: String, enum: ["apikey", "refresh", "profile"], required: true },
 					family: String,
 					expiresAt: Number,
 					createdAt: Number,

@@ -151,6 +151,16 @@ CREATE TABLE imports (
 );
 `,
 	},
+	{
+		// Views (issue 15): "most viewed" lists walk an index. SQLite cannot add a STORED column to
+		// a table, but a VIRTUAL one can be indexed; a record without `views` counts 0.
+		version: 2,
+		sql: `
+ALTER TABLE videos ADD COLUMN views INTEGER AS (coalesce(doc->>'$.views', 0)) VIRTUAL;
+CREATE INDEX videos_listed_views ON videos (listed, views);
+CREATE INDEX videos_views ON videos (views);
+`,
+	},
 ];
 
 /** Per collection: the table and which record fields have a real (indexed) column. */
@@ -173,6 +183,7 @@ export const COLLECTIONS: Record<string, CollectionSpec> = {
 			updatedAt: "updated_at",
 			title: "title",
 			duration: "duration",
+			views: "views",
 		},
 		arrays: { tags: { table: "video_tags", column: "tag" } },
 	},

@@ -36,6 +36,7 @@ const SORT_COL: Record<Exclude<SortKey["field"], "relevance">, string> = {
 	updatedAt: "updated_at",
 	title: "title",
 	duration: "duration",
+	views: "views",
 };
 const NULLABLE = new Set(["title", "duration"]);
 /** Score of a search word found in a video's title, tags, description. */

@@ -32,6 +32,12 @@ export const METRICS = {
 		description: "Videos in the metadata store, by status",
 		labelNames: ["status"],
 	},
+	videoViews: {
+		type: "counter",
+		name: "streamgate_video_views_total",
+		description:
+			"Views counted (once per viewer per video per VIEW_WINDOW; repeats are not counted)",
+	},
 	cacheHits: {
 		type: "counter",
 		name: "streamgate_cache_hits_total",

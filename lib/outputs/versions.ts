@@ -14,6 +14,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { VIDEO_ID_PATTERN, VIDEOS_PREFIX, videoKey, videoPrefix } from "../storage/keys";
 import type { Storage } from "../storage/storage";
+import { storedCaptions, withCaptions } from "../captions/store";
 
 /** The pointer files, written in this order (the HLS master last: players start there). */
 export const POINTER_FILES = ["thumbnail.jpg", "storyboard.vtt", "manifest.mpd", "master.m3u8"];
@@ -79,13 +80,26 @@ async function readAll(stream: Readable): Promise<Buffer> {
  */
 export async function writePointers(storage: Storage, id: string, n: number): Promise<string[]> {
 	const written: string[] = [];
+	// Captions live beside the versions (videos/<id>/captions/): the manifests keep listing them.
+	const captions = await storedCaptions(storage, id);
 	for (const name of POINTER_FILES) {
-		const from = videoKey(id, `${versionDir(n)}/${name}`);
+		// A thumbnail the creator chose (thumbs/chosen.jpg) outlives re-transcodes.
+		const chosen = name === "thumbnail.jpg" ? videoKey(id, "thumbs/chosen.jpg") : null;
+		const from =
+			chosen && (await storage.exists(chosen))
+				? chosen
+				: videoKey(id, `${versionDir(n)}/${name}`);
 		if (!(await storage.exists(from))) continue;
 		const body = await readAll(await storage.get(from));
 		const out = name.endsWith(".jpg")
 			? body
-			: Buffer.from(pointInto(name, body.toString("utf8"), versionDir(n)));
+			: Buffer.from(
+					withCaptions(
+						name,
+						pointInto(name, body.toString("utf8"), versionDir(n)),
+						captions,
+					),
+				);
 		await storage.put(videoKey(id, name), out);
 		written.push(name);
 	}

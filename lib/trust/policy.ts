@@ -29,10 +29,16 @@ export const ACTION_POLICY: Readonly<Record<string, ActionPolicy>> = {
 	"streaming.sign": "public",
 	"streaming.verify": "public",
 	"live.list": "public",
+	// issue 15: names, views, embeds
+	"auth.profile": "public",
+	"auth.profiles": "public",
+	"metadata.view": "public",
+	"api.oembed": "public",
 
 	"auth.me": "user",
 	"metadata.update": "user",
 	"metadata.remove": "user",
+	"auth.updateProfile": "user",
 	// live streams: the handlers check creator / owner (services/live.service.ts)
 	"live.create": "user",
 	"live.get": "user",

@@ -32,10 +32,18 @@ export const SORTS = [
 	"-title",
 	"duration",
 	"-duration",
+	"-views",
+	"views",
 	"relevance",
 ] as const;
 
-export type SortField = "createdAt" | "updatedAt" | "title" | "duration" | "relevance";
+export type SortField =
+	| "createdAt"
+	| "updatedAt"
+	| "title"
+	| "duration"
+	| "views"
+	| "relevance";
 export interface SortKey {
 	field: SortField;
 	/** 1 ascending, -1 descending */

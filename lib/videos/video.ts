@@ -75,6 +75,12 @@ export interface Video {
 	kind?: "vod" | "live";
 	/** A live stream's settings and state. */
 	live?: LiveInfo;
+	/** Views counted (lib/videos/views); absent: 0. */
+	views?: number;
+	/** Caption languages stored beside the outputs (lib/captions). */
+	captions?: { lang: string; label: string }[];
+	/** Which thumbnail shows: "frame1"…"frame3" (generated) or "custom"; absent: frame 1. */
+	thumbnail?: string;
 }
 
 /** What a live video's record keeps (the key itself is derived, never stored: lib/live/key). */

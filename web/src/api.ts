@@ -1,4 +1,6 @@
 /** The REST API under /api/v1: JSON in and out, the caller's Bearer token, readable errors. */
+import createClient from "openapi-fetch";
+import type { components, paths } from "./api-schema";
 
 export const API = "/api/v1";
 
@@ -31,37 +33,36 @@ export async function authHeaders(): Promise<Record<string, string>> {
 	return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-export interface RequestOptions {
-	/** Send the caller's token (default true). */
-	auth?: boolean;
-	signal?: AbortSignal;
-	query?: Record<string, string | number | undefined | null>;
-}
+/**
+ * The typed client, generated from the server's OpenAPI document (docs/openapi.json →
+ * api-schema.ts by `npm run gen:api`): paths, parameters and answers are checked by the compiler.
+ * Every request carries the caller's token; a 401 on an expired token is retried once after the
+ * session refreshed it.
+ */
+export const client = createClient<paths>({
+	baseUrl: "",
+	async fetch(request: Request): Promise<Response> {
+		const retry = request.clone();
+		const send = async (req: Request) => {
+			for (const [k, v] of Object.entries(await authHeaders())) req.headers.set(k, v);
+			return fetch(req);
+		};
+		const first = await send(request);
+		if (first.status === 401 && (await tokenSource.expired())) return send(retry);
+		return first;
+	},
+});
 
-/** One API call; resolves with the parsed JSON, rejects with an ApiError a person can read. */
-export async function api<T = unknown>(
-	method: string,
-	path: string,
-	body?: unknown,
-	opts: RequestOptions = {},
+/** The same API without the caller's token: signing in, refreshing and signing out. */
+export const anonClient = createClient<paths>({ baseUrl: "" });
+
+/** An answer of `client` → its data, or an ApiError a person can read (network errors too). */
+export async function call<T>(
+	request: Promise<{ data?: T; error?: unknown; response: Response }>,
 ): Promise<T> {
-	const send = async (): Promise<Response> => {
-		const headers: Record<string, string> = { Accept: "application/json" };
-		if (body !== undefined) headers["Content-Type"] = "application/json";
-		if (opts.auth !== false) Object.assign(headers, await authHeaders());
-		return fetch(withQuery(`${API}${path}`, opts.query), {
-			method,
-			headers,
-			body: body === undefined ? undefined : JSON.stringify(body),
-			signal: opts.signal,
-		});
-	};
-	let res: Response;
+	let r: { data?: T; error?: unknown; response: Response };
 	try {
-		res = await send();
-		// A token that expired or was revoked: the session refreshes (or ends) and we try once more.
-		if (res.status === 401 && opts.auth !== false && (await tokenSource.expired()))
-			res = await send();
+		r = await request;
 	} catch (err) {
 		if ((err as Error).name === "AbortError") throw err;
 		throw new ApiError(
@@ -71,36 +72,15 @@ export async function api<T = unknown>(
 			null,
 		);
 	}
-	const text = await res.text();
-	let json: any = null;
-	if (text) {
-		try {
-			json = JSON.parse(text);
-		} catch {
-			json = null;
-		}
-	}
-	if (!res.ok) {
+	if (!r.response.ok) {
+		const e = r.error as { message?: unknown; type?: string; data?: unknown } | undefined;
 		const message =
-			typeof json?.message === "string" && json.message
-				? json.message
-				: `The server answered ${res.status} ${res.statusText}.`;
-		throw new ApiError(message, res.status, json?.type, json?.data);
+			typeof e?.message === "string" && e.message
+				? e.message
+				: `The server answered ${r.response.status} ${r.response.statusText}.`;
+		throw new ApiError(message, r.response.status, e?.type, e?.data);
 	}
-	return json as T;
-}
-
-/** `path?k=v&…`, leaving out empty values. */
-export function withQuery(
-	path: string,
-	query?: Record<string, string | number | undefined | null>,
-): string {
-	if (!query) return path;
-	const q = new URLSearchParams();
-	for (const [k, v] of Object.entries(query))
-		if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
-	const s = q.toString();
-	return s ? `${path}?${s}` : path;
+	return r.data as T;
 }
 
 /** The message of any error, for showing to a person. */
@@ -110,24 +90,14 @@ export function errorMessage(err: unknown): string {
 	return String(err);
 }
 
-// ---- The shapes the pages use: the server's own types (type-only: nothing is bundled) ----
+// ---- The shapes the pages use: the API's own schemas (generated types: nothing is bundled) ----
 
-export type { Access, Rendition, Video } from "../../lib/videos/video";
-import type { Video } from "../../lib/videos/video";
-
-export interface VideoPage {
-	rows: Video[];
-	total: number;
-	page: number;
-	pageSize: number;
-	totalPages: number;
-}
-
-export interface Playback {
-	hls: string;
-	dash: string;
-	expiresAt: number;
-}
+type Schemas = components["schemas"];
+export type Video = Schemas["Video"];
+export type Access = Schemas["Access"];
+export type Rendition = Schemas["Rendition"];
+export type VideoPage = Schemas["VideoPage"];
+export type Playback = Schemas["Playback"];
 
 const playbackCache = new Map<string, Playback>();
 
@@ -135,9 +105,9 @@ const playbackCache = new Map<string, Playback>();
 export async function playbackOf(id: string, signal?: AbortSignal): Promise<Playback> {
 	const hit = playbackCache.get(id);
 	if (hit && hit.expiresAt * 1000 > Date.now() + 60_000) return hit;
-	const p = await api<Playback>("POST", `/videos/${encodeURIComponent(id)}/playback`, undefined, {
-		signal,
-	});
+	const p = await call(
+		client.POST("/api/v1/videos/{id}/playback", { params: { path: { id } }, signal }),
+	);
 	playbackCache.set(id, p);
 	return p;
 }

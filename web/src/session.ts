@@ -2,7 +2,7 @@
  * The signed-in wallet: SIWE sign-in through `window.ethereum`, the access and refresh tokens in
  * localStorage (shared by tabs, so a shared link opens signed in), refresh before expiry, sign out.
  */
-import { api, clearPlaybackCache, setTokenSource } from "./api";
+import { anonClient, call, clearPlaybackCache, setTokenSource } from "./api";
 import {
 	buildSiweMessage,
 	requestAccount,
@@ -106,11 +106,10 @@ function refresh(force: boolean): Promise<Session | null> {
 			return stored;
 		}
 		try {
-			const r = await api<TokenReply>(
-				"POST",
-				"/auth/refresh",
-				{ refreshToken: stored.refreshToken },
-				{ auth: false },
+			const r: TokenReply = await call(
+				anonClient.POST("/api/v1/auth/refresh", {
+					body: { refreshToken: stored.refreshToken },
+				}),
 			);
 			const next = fromReply(r);
 			save(next);
@@ -173,9 +172,7 @@ export async function signIn(): Promise<Session> {
 	} catch (err) {
 		throw new Error(walletErrorMessage(err), { cause: err });
 	}
-	const { nonce } = await api<{ nonce: string }>("POST", "/auth/nonce", undefined, {
-		auth: false,
-	});
+	const { nonce } = await call(anonClient.POST("/api/v1/auth/nonce"));
 	const now = Date.now();
 	const message = buildSiweMessage({
 		domain: location.host,
@@ -196,11 +193,8 @@ export async function signIn(): Promise<Session> {
 	} catch (err) {
 		throw new Error(walletErrorMessage(err), { cause: err });
 	}
-	const reply = await api<TokenReply>(
-		"POST",
-		"/auth/login",
-		{ message, signature },
-		{ auth: false },
+	const reply: TokenReply = await call(
+		anonClient.POST("/api/v1/auth/login", { body: { message, signature } }),
 	);
 	const s = fromReply(reply);
 	save(s);
@@ -212,9 +206,9 @@ export async function signOut(): Promise<void> {
 	const s = current;
 	save(null);
 	if (s)
-		await api("POST", "/auth/logout", { refreshToken: s.refreshToken }, { auth: false }).catch(
-			() => undefined,
-		);
+		await call(
+			anonClient.POST("/api/v1/auth/logout", { body: { refreshToken: s.refreshToken } }),
+		).catch(() => undefined);
 }
 
 /** The wallet switched accounts: the old sign-in no longer matches it. */

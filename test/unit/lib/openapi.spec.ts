@@ -43,11 +43,12 @@ describe("OpenAPI generation", () => {
 			routes: API_ROUTES,
 			prefix: "/api/v1",
 			version: "1",
+			serverUrl: "https://video.example",
 			paramsOf: a => params[a],
 		});
 		for (const r of API_ROUTES) {
 			const p = "/api/v1" + r.path.replace(/:([a-z]+)/gi, "{$1}");
-			expect(doc.paths[p][r.method.toLowerCase()].operationId).toBe(r.action);
+			expect(doc.paths[p][r.method.toLowerCase()].operationId).toBe(r.operationId);
 		}
 		const list = doc.paths["/api/v1/videos"].get;
 		expect(list.parameters.map((p: any) => [p.name, p.in])).toEqual([
@@ -62,6 +63,18 @@ describe("OpenAPI generation", () => {
 			false,
 		);
 		expect(patch.security).toEqual([{ bearer: [] }]);
+		expect(doc.paths["/api/v1/health"].get.security).toEqual([]);
+		expect(list.security).toEqual([{}, { bearer: [] }]);
+		// success and error answers carry schemas; the success one is the route's result
+		expect(patch.responses["200"].content["application/json"].schema).toEqual({
+			$ref: "#/components/schemas/Video",
+		});
+		expect(patch.responses["422"]).toEqual({ $ref: "#/components/responses/E422" });
+		expect(doc.components.responses.E422.content["application/json"].schema).toEqual({
+			$ref: "#/components/schemas/Error",
+		});
+		expect(doc.servers[0].variables.publicUrl.default).toBe("https://video.example");
+		expect(doc.paths["/play/{token}/{id}/{file}"].get.operationId).toBe("getPlaybackFile");
 	});
 
 	it("builds gateway aliases from the same table", () => {

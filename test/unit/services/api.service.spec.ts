@@ -309,7 +309,7 @@ describe("api gateway (in-process, real HTTP)", () => {
 				const op = doc.paths[p]?.[r.method.toLowerCase()];
 				expect({ route: `${r.method} ${p}`, operationId: op?.operationId }).toEqual({
 					route: `${r.method} ${p}`,
-					operationId: r.action,
+					operationId: r.operationId,
 				});
 			}
 		});

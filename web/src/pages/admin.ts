@@ -4,54 +4,16 @@
  */
 import { icon } from "../icons";
 import { signInButton } from "../account";
-import { api, errorMessage } from "../api";
+import { call, client, errorMessage } from "../api";
 import { formatDate, formatUptime, h, notice, pageHeading, replace, shortAddress } from "../dom";
 import type { Page } from "../router";
 import { onSessionChange, session } from "../session";
+import type { components } from "../api-schema";
 
-interface NodeInfo {
-	id: string;
-	available: boolean;
-	local: boolean;
-	hostname: string;
-	version: string | null;
-	uptime: number | null;
-	cpu: number | null;
-	services: string[];
-	transcoder: {
-		cpus: number;
-		cpuModel?: string;
-		gpus: { name?: string; model?: string }[];
-		encoders: string[];
-		hwaccels: string[];
-		maxJobs: number;
-		score: number | null;
-		labels: string[];
-		encoder?: string;
-	} | null;
-	load: { running: number; maxJobs: number | null; queuedCost: number; draining: boolean } | null;
-}
-
-interface JobInfo {
-	id: string;
-	name: string;
-	state: string;
-	attempts: number;
-	maxAttempts: number;
-	failedReason: string | null;
-	createdAt: number;
-	finishedAt: number | null;
-}
-
-interface Alert {
-	id: string;
-	rule: string;
-	subject: string;
-	severity: string;
-	message: string;
-	since: number;
-	resolvedAt: number | null;
-}
+/** The answers' shapes, from the API's schemas. */
+type NodeInfo = components["schemas"]["Node"];
+type JobInfo = components["schemas"]["Job"];
+type Alert = components["schemas"]["Alert"];
 
 const REFRESH_MS = 5000;
 
@@ -110,22 +72,15 @@ export function adminPage(): Page {
 				const load = async () => {
 					clearTimeout(timer);
 					await Promise.all([
-						api<NodeInfo[]>("GET", "/cluster/nodes", undefined, { signal }).then(
+						call(client.GET("/api/v1/cluster/nodes", { signal })).then(
 							n => replace(nodes, nodesTable(n)),
 							err => replace(nodes, notice("error", errorMessage(err))),
 						),
-						api<{ backend: string; counts: Record<string, number>; jobs: JobInfo[] }>(
-							"GET",
-							"/jobs",
-							undefined,
-							{ signal },
-						).then(
+						call(client.GET("/api/v1/jobs", { signal })).then(
 							j => replace(jobs, jobsTable(j, retry)),
 							err => replace(jobs, notice("error", errorMessage(err))),
 						),
-						api<{ active: Alert[]; recent: Alert[] }>("GET", "/alerts", undefined, {
-							signal,
-						}).then(
+						call(client.GET("/api/v1/alerts", { signal })).then(
 							a => replace(alerts, alertsList(a)),
 							err => replace(alerts, notice("error", errorMessage(err))),
 						),
@@ -140,9 +95,12 @@ export function adminPage(): Page {
 				const retry = async (id: string, button: HTMLButtonElement) => {
 					button.disabled = true;
 					try {
-						await api("POST", `/jobs/${encodeURIComponent(id)}/retry`, undefined, {
-							signal,
-						});
+						await call(
+							client.POST("/api/v1/jobs/{id}/retry", {
+								params: { path: { id } },
+								signal,
+							}),
+						);
 						replace(actionMessage, notice("success", `Job ${id} queued again.`));
 					} catch (err) {
 						replace(

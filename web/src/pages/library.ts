@@ -1,8 +1,9 @@
 /** Library (`/`): search, tag filter, sort, and a paginated grid of videos with thumbnails. */
 import { icon } from "../icons";
 import {
-	api,
 	ApiError,
+	call,
+	client,
 	errorMessage,
 	playbackOf,
 	playbackPrefix,
@@ -11,7 +12,12 @@ import {
 } from "../api";
 import { formatDuration, h, notice, pageHeading, replace, shortAddress, statusBadge } from "../dom";
 import { navigate, type Page } from "../router";
+import type { operations } from "../api-schema";
+
+/** The sort orders the list operation takes (its documented `sort` enum). */
+type SortKey = NonNullable<NonNullable<operations["listVideos"]["parameters"]["query"]>["sort"]>;
 import { onSessionChange, session } from "../session";
+import { liveNowRow } from "../live";
 
 const PAGE_SIZE = 12;
 
@@ -97,10 +103,20 @@ export function libraryPage(): Page {
 			);
 			const load = async () => {
 				try {
-					const data = await api<VideoPage>("GET", "/videos", undefined, {
-						signal,
-						query: { q, tag, sort, page, pageSize: PAGE_SIZE },
-					});
+					const data: VideoPage = await call(
+						client.GET("/api/v1/videos", {
+							signal,
+							params: {
+								query: {
+									q: q || undefined,
+									tag: tag || undefined,
+									sort: (sort || undefined) as SortKey | undefined,
+									page,
+									pageSize: PAGE_SIZE,
+								},
+							},
+						}),
+					);
 					if (signal.aborted) return;
 					replace(
 						tagList,
@@ -131,6 +147,8 @@ export function libraryPage(): Page {
 					h("a", { class: "btn btn-primary", href: "/upload" }, "Upload a video"),
 				),
 				form,
+				// Streams on air come first (web/src/live.ts).
+				q || tag || page > 1 ? null : liveNowRow(signal),
 				results,
 			);
 		},

@@ -6,7 +6,7 @@
 import { icon } from "../icons";
 import type { DetailedError, Upload } from "tus-js-client";
 import { signInButton } from "../account";
-import { API, api, authHeaders, errorMessage, type Access, type Video } from "../api";
+import { API, authHeaders, call, client, errorMessage, type Access } from "../api";
 import { copyText, formatBytes, h, notice, pageHeading, replace, statusBadge } from "../dom";
 import { refresh, type Page } from "../router";
 import { onSessionChange, session } from "../session";
@@ -334,9 +334,12 @@ function startUpload(job: UploadJob): void {
 	const setAccess = (id: string) => {
 		if (job.access.kind === "public" || accessSet) return;
 		// Access is not tus metadata: set it as soon as the record exists, before any byte is public.
-		accessSet = api<Video>("PATCH", `/videos/${encodeURIComponent(id)}`, {
-			access: job.access,
-		}).then(
+		accessSet = call(
+			client.PATCH("/api/v1/videos/{id}", {
+				params: { path: { id } },
+				body: { access: job.access },
+			}),
+		).then(
 			() => undefined,
 			async err => {
 				replace(

@@ -4,7 +4,7 @@
  */
 import { icon } from "../icons";
 import { signInButton } from "../account";
-import { api, ApiError, errorMessage, playbackOf, type Access, type Video } from "../api";
+import { ApiError, call, client, errorMessage, playbackOf, type Access, type Video } from "../api";
 import { followVideo } from "../events";
 import {
 	copyText,
@@ -19,6 +19,7 @@ import {
 import type { Page } from "../router";
 import { createPlayer } from "../player";
 import { onSessionChange, session } from "../session";
+import { isOnAir, liveControls } from "../live";
 
 export function watchPage(params: Record<string, string>): Page {
 	const id = params.id ?? "";
@@ -45,7 +46,7 @@ async function renderWatch(root: HTMLElement, id: string, signal: AbortSignal): 
 	replace(root, h("p", { class: "muted" }, "Loading…"));
 	let video: Video;
 	try {
-		video = await api<Video>("GET", `/videos/${encodeURIComponent(id)}`, undefined, { signal });
+		video = await call(client.GET("/api/v1/videos/{id}", { params: { path: { id } }, signal }));
 	} catch (err) {
 		if (signal.aborted) return;
 		const missing = err instanceof ApiError && (err.status === 404 || err.status === 422);
@@ -102,6 +103,8 @@ async function fillStage(stage: HTMLElement, video: Video, signal: AbortSignal):
 				autoplay: true,
 			}),
 		);
+		// On air: the LIVE badge and a way back to the live edge.
+		if (isOnAir(video)) stage.prepend(liveControls(stage, signal));
 	} catch (err) {
 		if (signal.aborted) return;
 		if (err instanceof ApiError && err.status === 409) {
@@ -192,8 +195,9 @@ function waitForReady(stage: HTMLElement, video: Video, signal: AbortSignal): vo
 	followVideo(video.id, signal, {
 		status(to, error) {
 			replace(status, statusBadge(to));
-			if (to === "ready")
-				void fillStage(stage, { ...video, status: "ready" }, signal).then(() =>
+			// A live stream plays as soon as it is on air.
+			if (to === "live" || to === "ready")
+				void fillStage(stage, { ...video, status: to as Video["status"] }, signal).then(() =>
 					refreshDetails(video.id, signal),
 				);
 			else if (to === "failed")
@@ -216,9 +220,9 @@ function waitForReady(stage: HTMLElement, video: Video, signal: AbortSignal): vo
 /** After a transcode the record has its duration and renditions: redraw the details. */
 async function refreshDetails(id: string, signal: AbortSignal): Promise<void> {
 	try {
-		const v = await api<Video>("GET", `/videos/${encodeURIComponent(id)}`, undefined, {
-			signal,
-		});
+		const v = await call(
+			client.GET("/api/v1/videos/{id}", { params: { path: { id } }, signal }),
+		);
 		document.querySelector(".video-details")?.replaceWith(details(v));
 	} catch {
 		/* keep what is shown */
