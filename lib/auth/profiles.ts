@@ -47,7 +47,6 @@ export function profileAddress(raw: string): string | null {
 
 /** A display name or bio as stored: trimmed, single spaces in names, no control characters. */
 export function cleanProfileText(field: "name" | "bio", value: string): string {
-	// eslint-disable-next-line no-control-regex
 	const noControl = value.replace(
 		field === "bio" ? /[\u0000-\u0009\u000b-\u001f\u007f]/g : /[\u0000-\u001f\u007f]/g,
 		"",
