@@ -5,6 +5,7 @@
  *   transcoders   every transcoder node: CPUs, GPUs, verified encoders, labels, score, load/max
  *   jobs          job counts by state and the latest failures with their reasons
  *   orphans       output folders no live video owns (dry run); `orphans clean` removes them
+ *   lives         live streams on air: stream, ingest, transcoder, rungs, viewers, uptime
  */
 import type { ServiceBroker } from "moleculer";
 import { ServiceBroker as Broker } from "moleculer";
@@ -19,6 +20,7 @@ import {
 import os from "node:os";
 import { createBrokerOptions } from "../moleculer.config";
 import { transcoderLoadOf } from "../broker/transcoder-strategy";
+import { buildLiveRows, LIVE_COLUMNS, type LiveStreamView } from "../lib/live/report";
 
 interface ReplHelpers {
 	table: (rows: string[][], opts?: unknown) => string;
@@ -55,6 +57,37 @@ async function collectTranscoders(broker: ServiceBroker): Promise<TranscoderView
 }
 
 const customCommands = [
+	{
+		command: "lives",
+		description: "Live streams on air: stream, ingest, transcoder, rungs, viewers, uptime",
+		async action(broker: ServiceBroker, _args: unknown, helpers: ReplHelpers) {
+			// Each ingest node owns the streams whose publisher it holds: ask every one.
+			const nodes = broker.registry
+				.getServiceList({ onlyAvailable: true, skipInternal: true })
+				.filter((svc: any) => svc.name === "live")
+				.map((svc: any) => svc.nodeID as string);
+			const views: LiveStreamView[] = [];
+			for (const nodeID of [...new Set(nodes)]) {
+				try {
+					views.push(
+						...(await broker.call<LiveStreamView[], object>(
+							"live.streams",
+							{},
+							{ nodeID, timeout: 3000 },
+						)),
+					);
+				} catch (err) {
+					console.log(`live.streams on ${nodeID} failed: ${(err as Error).message}`);
+				}
+			}
+			if (views.length === 0) {
+				console.log("No live stream on air.");
+				return;
+			}
+			const header = LIVE_COLUMNS.map(c => helpers.kleur.bold(c));
+			console.log(helpers.table([header, ...buildLiveRows(views)]));
+		},
+	},
 	{
 		command: "transcoders",
 		description: "Transcoder nodes: CPUs, GPUs, verified encoders, labels, score, load/max",

@@ -168,7 +168,11 @@ export async function runLiveTranscode(o: LiveRunOptions): Promise<LiveRunResult
 		if (thumb && thumb.size > 0 && thumb.mtimeMs !== thumbMtime) {
 			thumbMtime = thumb.mtimeMs;
 			const buf = await readLiveThumbnail(work);
-			if (buf?.length) await o.storage.put(`videos/${o.videoId}/thumbnail.jpg`, buf);
+			// Beside the live manifests (the player's poster) and at the top (the library's card).
+			if (buf?.length) {
+				await o.storage.put(`${prefix}thumbnail.jpg`, buf);
+				await o.storage.put(`videos/${o.videoId}/thumbnail.jpg`, buf);
+			}
 		}
 	};
 	const timer = setInterval(() => {

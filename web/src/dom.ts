@@ -91,6 +91,9 @@ const STATUS_TEXT: Record<string, string> = {
 	processing: "Processing",
 	ready: "Ready",
 	failed: "Failed",
+	idle: "Waiting for the stream",
+	live: "● LIVE",
+	ended: "Ended",
 };
 
 /** A status pill: ready, processing, failed… */

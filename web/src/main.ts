@@ -9,6 +9,7 @@ import { libraryPage } from "./pages/library";
 import { uploadPage } from "./pages/upload";
 import { watchPage } from "./pages/watch";
 import { adminPage } from "./pages/admin";
+import { goLivePage } from "./pages/golive";
 
 const app = document.getElementById("app")!;
 const nav = h("nav", { class: "site-nav", "aria-label": "Main" });
@@ -49,6 +50,7 @@ function renderNav(path = location.pathname): void {
 		nav,
 		link("/", "Library", path === "/"),
 		link("/upload", "Upload", path === "/upload"),
+		link("/live", "Go live", path.startsWith("/live")),
 		isAdmin() ? link("/admin", "Admin", path === "/admin") : null,
 	);
 }
@@ -74,6 +76,8 @@ route("/", libraryPage);
 route("/upload", uploadPage);
 route("/watch/:id", watchPage);
 route("/admin", adminPage);
+route("/live", goLivePage);
+route("/live/:id", goLivePage);
 
 onSessionChange(() => {
 	renderAccount();
