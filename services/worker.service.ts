@@ -4,6 +4,8 @@
  * and emits `video.ready` or `video.failed`. BullMQ on Redis in cluster mode, an in-process queue
  * embedded; at start every video left queued or processing is queued again.
  */
+import { ensureMetrics } from "../broker/metrics";
+import { METRICS } from "../lib/monitor/metrics";
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { loadConfig } from "../lib/config";
 import {
@@ -483,6 +485,19 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			);
 		this.sweepTimer = setInterval(sweep, this.settings.sweepEveryMs);
 		this.sweepTimer.unref();
+		// Queue depth by state for Prometheus (the backlog and failure alerts read it).
+		ensureMetrics(this.broker.metrics, [METRICS.jobs]);
+		const countJobs = () =>
+			this.queue.counts().then(
+				(counts: Record<string, number>) => {
+					for (const [state, n] of Object.entries(counts))
+						this.broker.metrics.set(METRICS.jobs.name, n, { state });
+				},
+				() => undefined,
+			);
+		void countJobs();
+		this.jobsTimer = setInterval(countJobs, 15_000);
+		this.jobsTimer.unref();
 		this.firstSweep = setTimeout(sweep, 3000);
 		this.firstSweep.unref();
 	},
@@ -495,3 +510,4 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 };
 
 export default WorkerService;
+		clearInterval(this.jobsTimer);

@@ -47,12 +47,12 @@ export const RANK_WINDOW = 500;
 export const MAX_OFFSET = 1_000_000;
 
 /** The FTS5 MATCH expression for the words (and the listed marker when only listed may show). */
-export function ftsMatch(words: string[][], listedOnly: boolean): string {
+export function ftsMatch(words: string[][], listedOnly: boolean, prefixLast = true): string {
 	const phrases = words.map((tokens, i) => {
 		const last = tokens[tokens.length - 1]!;
 		// Only the last word is a prefix (type-ahead), and only from two characters: a one-letter
 		// prefix is most of the index.
-		const prefix = i === words.length - 1 && last.length >= 2;
+		const prefix = prefixLast && i === words.length - 1 && last.length >= 2;
 		return `"${tokens.join(" ")}"${prefix ? "*" : ""}`;
 	});
 	const text = `{title description tags} : (${phrases.join(" AND ")})`;
@@ -95,7 +95,7 @@ function build(q: ListQuery, part: Part, viewer: string | null, forCount = false
 				: "videos_fts JOIN videos v ON v.rid = videos_fts.rowid";
 		rid = "videos_fts.rowid";
 		where.push("videos_fts MATCH ?");
-		params.push(ftsMatch(q.words, part === "listed"));
+		params.push(ftsMatch(q.words, part === "listed", prefixDecisions.get(q) ?? true));
 	} else if (byTag) {
 		// The tag table alone answers a newest-first tag list and its count (no table reads).
 		const tagOnly = (useTagOrder || forCount) && !q.status && part !== "ownerUnlisted";
@@ -158,9 +158,35 @@ function partsOf(q: ListQuery): { part: Part; viewer: string | null }[] {
 		: [{ part: "listed", viewer: null }];
 }
 
+/** Whether the last search word of a query matches as a prefix (see decidePrefix). */
+const prefixDecisions = new WeakMap<ListQuery, boolean>();
+/** An exact last word with at least this many matches is not expanded as a prefix. */
+export const EXACT_ENOUGH = 500;
+
+/**
+ * Decides whether the last word of `q` is matched as a prefix. FTS5 answers a prefix of 4+
+ * letters (2–3 letters have their own index) by merging the document lists of every word that
+ * starts with it — in proportion to how common those words are. When the word as typed is
+ * itself a word with EXACT_ENOUGH matches, the user has typed a whole, common word: it is
+ * matched exactly, lazily, at the same cost at any library size.
+ */
+function decidePrefix(h: OpenedDatabase, q: ListQuery): void {
+	if (!q.words.length || prefixDecisions.has(q)) return;
+	const last = q.words[q.words.length - 1]!;
+	const tail = last[last.length - 1]!;
+	if (tail.length <= 3) return void prefixDecisions.set(q, true);
+	const exact = h
+		.prepare(
+			`SELECT count(*) AS n FROM (SELECT 1 FROM videos_fts WHERE videos_fts MATCH ? LIMIT ${EXACT_ENOUGH})`,
+		)
+		.get(`{title description tags} : "${last.join(" ")}"`) as { n: number };
+	prefixDecisions.set(q, Number(exact.n) < EXACT_ENOUGH);
+}
+
 /** Counts what `q` matches for the viewer, through counters or covering indexes. */
 export function countVideos(h: OpenedDatabase, q: ListQuery): { total: number; capped: boolean } {
 	if (q.matchesNothing) return { total: 0, capped: false };
+	decidePrefix(h, q);
 	const n = partsOf(q).reduce((n, p) => n + count(h, q, p.part, p.viewer), 0);
 	// A search counts at most SEARCH_COUNT_CAP (+1 to know there are more) per part.
 	return q.words.length && n > SEARCH_COUNT_CAP
@@ -260,12 +286,20 @@ export function listVideos(h: OpenedDatabase, q: ListQuery): ListPage<Record<str
 			`Pages beyond ${MAX_OFFSET} rows are not served by number: follow 'nextCursor'.`,
 			{ field: "page" },
 		);
+	decidePrefix(h, q);
 	const parts = partsOf(q).map(p => build(q, p.part, p.viewer));
 	let rids: number[];
 	let last: { rid: number; sv: Param } | null = null;
 	let more: boolean;
 	if (q.sort.field === "relevance") {
-		({ rids, more } = rankedPage(h, parts, q.words, offset, q.limit));
+		({ rids, more } = rankedPage(
+			h,
+			parts,
+			q.words,
+			prefixDecisions.get(q) ?? true,
+			offset,
+			q.limit,
+		));
 	} else {
 		if (cur) {
 			const r = cur.r;
@@ -316,6 +350,7 @@ function rankedPage(
 	h: OpenedDatabase,
 	parts: Built[],
 	words: string[][],
+	prefixLast: boolean,
 	offset: number,
 	limit: number,
 ): { rids: number[]; more: boolean } {
@@ -345,7 +380,7 @@ function rankedPage(
 		const score = new Map(
 			fields.map(f => [
 				f.rid,
-				scoreFields(words, {
+				scoreFields(words, prefixLast, {
 					title: f.title ?? "",
 					tags: f.tags ? (JSON.parse(f.tags) as string[]).join(" ") : "",
 					description: f.description ?? "",
@@ -378,13 +413,14 @@ function rankedPage(
 /** Field-weighted score of a video for the search words (the last token of a word a prefix). */
 export function scoreFields(
 	words: string[][],
+	prefixLast: boolean,
 	f: { title: string; tags: string; description: string },
 ): number {
 	let total = 0;
 	for (const [field, weight] of Object.entries(FIELD_WEIGHTS)) {
 		const tokens = tokenize(f[field as keyof typeof f]);
 		words.forEach((w, i) => {
-			if (hasPhrase(tokens, w, i === words.length - 1)) total += weight;
+			if (hasPhrase(tokens, w, prefixLast && i === words.length - 1)) total += weight;
 		});
 	}
 	return total;
