@@ -176,7 +176,9 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 	const storyboard = images ? planStoryboard(source, opts.storyboard) : null;
 
 	const outDir = resolve(opts.outDir);
-	await mkdir(outDir, { recursive: true });
+	// With a separate scratch parent, `outDir` appears only when the result moves in: a run that
+	// is killed leaves no empty output folder behind, only its scratch.
+	if (!opts.tmpDir) await mkdir(outDir, { recursive: true });
 	const scratchParent = resolve(opts.tmpDir ?? outDir);
 	await mkdir(scratchParent, { recursive: true });
 	const work = await mkdtemp(join(scratchParent, opts.scratchPrefix ?? ".transcode-"));
@@ -260,6 +262,7 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 			dash: OUTPUT_FILES.mpd,
 			thumbnail: thumbnail ? OUTPUT_FILES.thumbnail : undefined,
 			storyboard: storyboard
+		await mkdir(outDir, { recursive: true });
 				? { ...storyboard, image: OUTPUT_FILES.storyboard, vtt: OUTPUT_FILES.storyboardVtt }
 				: undefined,
 			files,
