@@ -192,10 +192,14 @@ describe("gateway edge: bodies, CORS, logs", () => {
 
 	it("logs the client's address (not X-Forwarded-For) and never a playback token", async () => {
 		const lines: string[] = [];
+		const levels: string[] = [];
 		const spies = (["info", "warn", "error", "debug"] as const).map(level =>
-			jest
-				.spyOn(api.logger, level)
-				.mockImplementation((...args: unknown[]) => void lines.push(args.join(" "))),
+			jest.spyOn(api.logger, level).mockImplementation((...args: unknown[]) => {
+				levels.push(level);
+				lines.push(
+					args.map(a => (a instanceof Error ? String(a.stack) : String(a))).join(" "),
+				);
+			}),
 		);
 		try {
 			const token = `1999999999.${"A".repeat(22)}.${"B".repeat(43)}`;
@@ -205,6 +209,10 @@ describe("gateway edge: bodies, CORS, logs", () => {
 			await requestFrom("127.0.0.6", `${base}${API_PREFIX}/health`, {
 				headers: { "X-Forwarded-For": "203.0.113.66" },
 			});
+			// Client errors: logged as such, at info, without a stack.
+			levels.length = 0;
+			await patch(deepArray(100_000));
+			await patch('{"title": ');
 		} finally {
 			for (const s of spies) s.mockRestore();
 		}
@@ -214,5 +222,8 @@ describe("gateway edge: bodies, CORS, logs", () => {
 		expect(text).not.toContain("B".repeat(43));
 		expect(text).toMatch(/127\.0\.0\.6 GET \/api\/v1\/health 200/);
 		expect(text).not.toContain("203.0.113.66");
+		expect(text).toMatch(/PATCH \/api\/v1\/videos\/edge-1 400 .*JSON_TOO_DEEP/);
+		expect(text).not.toMatch(/\n\s+at |node_modules|Error: /);
+		expect(levels.filter(l => l !== "info" && l !== "debug")).toEqual([]);
 	});
 });
