@@ -2,6 +2,7 @@
  * monitor: liveness and readiness, the cluster view, alert rules and the audit log.
  * Metrics themselves come from Moleculer's Prometheus reporter on every node.
  */
+import { ensureMetrics } from "../broker/metrics";
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import path from "node:path";
 import { loadConfig, ALL_SERVICES } from "../lib/config";
@@ -343,6 +344,9 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 		async watchDependencies() {
 			try {
 				for (const c of await this.readiness()) {
+					this.broker.metrics.set(METRICS.dependencyUp.name, c.ok ? 1 : 0, {
+						dependency: c.name,
+					});
 					if (c.ok) this.clear("dependency_down", c.name);
 					else
 						this.alert(
@@ -368,6 +372,7 @@ const MonitorService: ServiceSchema<MonitorSettings> = {
 			run: () => this.runReadiness(),
 			maxAgeMs: this.settings.readyCacheMs,
 		});
+		ensureMetrics(this.broker.metrics, [METRICS.dependencyUp]);
 		for (const m of [METRICS.alertsActive, METRICS.auditWrites])
 			if (!this.broker.metrics.getMetric(m.name))
 				this.broker.metrics.register({ ...m, labelNames: [...m.labelNames] } as any);

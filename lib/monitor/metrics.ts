@@ -10,7 +10,16 @@ export interface MetricDef {
 	labelNames?: string[];
 	buckets?: number[];
 	unit?: string;
+	/**
+	 * The label sets exported at zero from the start (unlabelled metrics: one series), so that
+	 * `rate()`, `increase()` and absence alerts work before the first event.
+	 */
+	initial?: readonly Record<string, string>[];
 }
+
+const VIDEO_STATUS_VALUES = ["uploading", "queued", "processing", "ready", "failed"] as const;
+const ALERT_RULES = ["node_lost", "dependency_down", "error_rate"] as const;
+const JOB_STATES = ["waiting", "active", "delayed", "completed", "failed"] as const;
 
 export const METRICS = {
 	httpRequests: {
@@ -31,33 +40,53 @@ export const METRICS = {
 		name: "streamgate_videos",
 		description: "Videos in the metadata store, by status",
 		labelNames: ["status"],
+		initial: VIDEO_STATUS_VALUES.map(status => ({ status })),
 	},
 	videoViews: {
 		type: "counter",
 		name: "streamgate_video_views_total",
 		description:
 			"Views counted (once per viewer per video per VIEW_WINDOW; repeats are not counted)",
+		initial: [{}],
 	},
 	cacheHits: {
 		type: "counter",
 		name: "streamgate_cache_hits_total",
 		description: "Cache service reads that found a value",
+		initial: [{}],
 	},
 	cacheMisses: {
 		type: "counter",
 		name: "streamgate_cache_misses_total",
 		description: "Cache service reads that found nothing (or a backend that was away)",
+		initial: [{}],
 	},
 	cacheErrors: {
 		type: "counter",
 		name: "streamgate_cache_backend_errors_total",
 		description: "Cache backend errors that were degraded to misses",
+		initial: [{}],
 	},
 	alertsActive: {
 		type: "gauge",
 		name: "streamgate_alerts_active",
 		description: "Alerts currently active, by rule",
 		labelNames: ["rule"],
+		initial: ALERT_RULES.map(rule => ({ rule })),
+	},
+	dependencyUp: {
+		type: "gauge",
+		name: "streamgate_dependency_up",
+		description:
+			"1 when a configured dependency (NATS, Redis, MongoDB, storage, ffmpeg, services) passed its last readiness check, else 0",
+		labelNames: ["dependency"],
+	},
+	jobs: {
+		type: "gauge",
+		name: "streamgate_jobs",
+		description: "Jobs in the queue, by state (failed and completed are kept for a while)",
+		labelNames: ["state"],
+		initial: JOB_STATES.map(state => ({ state })),
 	},
 	auditWrites: {
 		type: "counter",
