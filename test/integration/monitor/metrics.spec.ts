@@ -5,7 +5,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { freePort, request, startNode, stopAllNodes, waitForHttp } from "../../helpers/cluster";
 import { randomNamespace, requiredByRun } from "../../helpers/env";
-import { METRICS } from "../../../lib/monitor/metrics";
+import { METRICS, type MetricDef } from "../../../lib/monitor/metrics";
 
 const promtool = spawnSync("promtool", ["--version"]).status === 0;
 if (!promtool) {
@@ -38,7 +38,7 @@ if (!promtool) {
 
 	it("exports every declared streamgate_* family from the start, at zero, lint-clean", async () => {
 		const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-		for (const def of Object.values(METRICS)) {
+		for (const def of Object.values(METRICS) as MetricDef[]) {
 			expect(text).toMatch(new RegExp(`^# HELP ${def.name} \\S`, "m"));
 			for (const labels of def.initial ?? []) {
 				const sel = Object.entries(labels)
