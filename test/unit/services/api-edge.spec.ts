@@ -21,7 +21,7 @@ describe("gateway edge: client addresses (TRUST_PROXY off, RATE_LIMIT=5)", () =>
 	beforeAll(async () => {
 		const port = await freePort();
 		t = await createTestBroker({
-			services: ["api", "monitor"],
+			services: ["api", "monitor", "metadata"],
 			env: { PORT: String(port), RATE_LIMIT: "5", RATE_LIMIT_WINDOW: "60000" },
 			settings: { monitor: { checkIntervalMs: 3_600_000 } },
 		});
@@ -40,6 +40,19 @@ describe("gateway edge: client addresses (TRUST_PROXY off, RATE_LIMIT=5)", () =>
 			statuses.push(r.status);
 		}
 		expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+	});
+
+	it("counts the same way on the micro-cache's fast path (cached GETs)", async () => {
+		const statuses: number[] = [];
+		for (let i = 0; i < 7; i++) {
+			const r = await requestFrom("127.0.0.9", `${base}${API_PREFIX}/videos`, {
+				headers: { "X-Forwarded-For": `198.51.100.${i + 1}` },
+			});
+			statuses.push(r.status);
+		}
+		expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+		// The first answer filled the cache: the next ones came from the front door.
+		expect((t.broker.getLocalService("api") as any).responses.size).toBeGreaterThan(0);
 	});
 
 	it("does not let one client lock out another by sending its address", async () => {
