@@ -253,6 +253,7 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 		}
 		throwIfAborted(signal);
 
+		await mkdir(outDir, { recursive: true });
 		const files = await moveInto(work, outDir);
 		const result: TranscodeResult = {
 			duration: written.duration,
@@ -262,7 +263,6 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 			dash: OUTPUT_FILES.mpd,
 			thumbnail: thumbnail ? OUTPUT_FILES.thumbnail : undefined,
 			storyboard: storyboard
-		await mkdir(outDir, { recursive: true });
 				? { ...storyboard, image: OUTPUT_FILES.storyboard, vtt: OUTPUT_FILES.storyboardVtt }
 				: undefined,
 			files,
