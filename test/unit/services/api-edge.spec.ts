@@ -42,7 +42,7 @@ describe("gateway edge: client addresses (TRUST_PROXY off, RATE_LIMIT=5)", () =>
 		expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
 	});
 
-	it("counts the same way on the micro-cache's fast path (cached GETs)", async () => {
+	it("counts cacheable GETs (/videos, answered from caches after the first) the same way", async () => {
 		const statuses: number[] = [];
 		for (let i = 0; i < 7; i++) {
 			const r = await requestFrom("127.0.0.9", `${base}${API_PREFIX}/videos`, {
@@ -51,8 +51,6 @@ describe("gateway edge: client addresses (TRUST_PROXY off, RATE_LIMIT=5)", () =>
 			statuses.push(r.status);
 		}
 		expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
-		// The first answer filled the cache: the next ones came from the front door.
-		expect((t.broker.getLocalService("api") as any).responses.size).toBeGreaterThan(0);
 	});
 
 	it("does not let one client lock out another by sending its address", async () => {
