@@ -200,6 +200,44 @@ function tree(dir: string): string[] {
 		);
 	}, 180_000);
 
+	it("the orphan clean-up lists (dry run), then removes, what no live video owns", async () => {
+		// After the race: race-1 publishes v2. Leftovers: a deleted video's folder, a dead
+		// attempt's scratch, an unpublished version.
+		const put = (rel: string) => {
+			fs.mkdirSync(path.dirname(storage(rel)), { recursive: true });
+			fs.writeFileSync(storage(rel), "x");
+		};
+		put("videos/ghost-1/v1/chunk-0-00001.m4s");
+		put("videos/race-1/.transcode-v1-dead/chunk-0-00001.m4s");
+		put("videos/race-1/v1/chunk-0-00001.m4s");
+		const dry: any = await a.broker.call("worker.orphans", { graceSec: 0 });
+		expect(dry.dryRun).toBe(true);
+		const listed = dry.orphans.map((o: any) => [o.path, o.kind]).sort();
+		expect(listed).toEqual(
+			[
+				["videos/ghost-1/", "video"],
+				["videos/race-1/.transcode-v1-dead", "staging"],
+				["videos/race-1/v1/", "version"],
+			].sort(),
+		);
+		// a dry run removes nothing
+		expect(fs.existsSync(storage("videos/ghost-1/v1/chunk-0-00001.m4s"))).toBe(true);
+		// within the grace, the unpublished version stays
+		const graced: any = await a.broker.call("worker.orphans", {});
+		expect(graced.orphans.map((o: any) => o.path)).not.toContain("videos/race-1/v1/");
+
+		const res: any = await a.broker.call("worker.cleanOrphans", { graceSec: 0 });
+		expect(res.removed).toBe(3);
+		expect(fs.existsSync(storage("videos/ghost-1"))).toBe(false);
+		expect(fs.readdirSync(storage("videos/race-1")).sort()).toEqual(
+			["manifest.mpd", "master.m3u8", "storyboard.vtt", "thumbnail.jpg", "v2"].sort(),
+		);
+		await decodeAll(storage("videos/race-1/master.m3u8"));
+		expect(((await a.broker.call("worker.orphans", { graceSec: 0 })) as any).orphans).toEqual(
+			[],
+		);
+	}, 120_000);
+
 	it("a video deleted mid-transcode: ffmpeg stops wherever it runs, no file is left", async () => {
 		const id = "del-1";
 		putOriginal(id, long);
