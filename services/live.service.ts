@@ -635,6 +635,35 @@ const LiveService: ServiceSchema<LiveSettings> = {
 			return s.finishing;
 		},
 
+		/**
+		 * A stream on air whose ingest node is gone (it crashed with its publisher) has no owner
+		 * left to finish it: it fails with a reason instead of staying live forever.
+		 */
+		async sweepOrphans() {
+			const rows: Video[] = await this.broker
+				.call<Video[], object>("metadata.byStatus", { status: ["live"], limit: 500 })
+				.catch(() => []);
+			const now = Date.now();
+			for (const v of rows) {
+				const ingest = v.live?.ingestNode;
+				if (!ingest || this.streams.has(v.id)) continue;
+				if (this.broker.registry.nodes.get(ingest)?.available) continue;
+				if (now - (v.updatedAt ?? now) < 30_000) continue;
+				this.logger.warn(`live ${v.id}: its ingest node ${ingest} is gone; the stream failed`);
+				await this.broker
+					.call("metadata.setStatus", {
+						id: v.id,
+						status: "failed",
+						from: ["live"],
+						error: {
+							code: "LIVE_INGEST_LOST",
+							message: `The ingest node holding the publisher (${ingest}) stopped; the stream could not be finished.`,
+						},
+					})
+					.catch(() => {});
+			}
+		},
+
 		/** Stall watchdog, bitrate and gauges, every second. */
 		tick() {
 			const now = Date.now();
@@ -725,10 +754,13 @@ const LiveService: ServiceSchema<LiveSettings> = {
 			);
 		this.ticker = setInterval(() => this.tick(), 1000);
 		this.ticker.unref();
+		this.sweeper = setInterval(() => void this.sweepOrphans(), 30_000);
+		this.sweeper.unref();
 	},
 
 	async stopped() {
 		clearInterval(this.ticker);
+		clearInterval(this.sweeper);
 		for (const s of [...this.streams.values()] as Stream[])
 			s.publisher.disconnect("the ingest node is stopping");
 		await Promise.allSettled([...this.streams.values()].map((s: Stream) => this.finish(s)));

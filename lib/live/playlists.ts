@@ -6,6 +6,13 @@
  */
 import { ValidationError } from "../errors";
 
+/**
+ * How many target durations behind the live edge players start (hls.js `liveSyncDurationCount`;
+ * its default, 3, is 6 s plus the newest segment's age: about 8 s glass to glass). The web app
+ * and `npm run bench:live` use this.
+ */
+export const PLAYER_LIVE_SYNC_SEGMENTS = 2;
+
 /** One media segment of one rendition. */
 export interface LiveSegment {
 	/** File name relative to the playlist. */
@@ -44,8 +51,10 @@ export function buildLiveMediaPlaylist(p: LiveMediaPlaylistInput): string {
 	let discontinuitySeq = 0;
 	for (let i = 1; i <= first; i++)
 		if (p.segments[i].epoch !== p.segments[i - 1].epoch) discontinuitySeq++;
+	// RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer is at most the target. AAC
+	// segments run a few ms over 2 s; a target of 3 would push players a segment further back.
 	const longest = Math.max(...p.segments.map(s => s.duration));
-	const target = Math.max(p.targetDuration, Math.ceil(longest - 0.001));
+	const target = Math.max(p.targetDuration, Math.round(longest));
 	const lines = ["#EXTM3U", "#EXT-X-VERSION:7", `#EXT-X-TARGETDURATION:${target}`];
 	if (p.ended) lines.push("#EXT-X-PLAYLIST-TYPE:VOD");
 	lines.push(`#EXT-X-MEDIA-SEQUENCE:${first}`);

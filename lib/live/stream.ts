@@ -139,7 +139,7 @@ export class LiveStreamState {
 		const audioBw = audio ? (audio.rung as AudioRung).bitrate : 0;
 		const video = this.tracks.filter(t => t.kind === "video");
 		const files: ManifestFile[] = [];
-		const target = Math.ceil(this.o.segmentSeconds * 1.5);
+		const target = this.o.segmentSeconds;
 		for (const t of this.tracks)
 			files.push({
 				name: `${t.name}.m3u8`,

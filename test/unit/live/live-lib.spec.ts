@@ -9,6 +9,7 @@ import {
 } from "../../../lib/live/playlists";
 import { estimateLiveCost, liveCostPerSecond } from "../../../lib/live/cost";
 import { liveSource } from "../../../lib/live/source";
+import { buildLiveRows, formatUptime } from "../../../lib/live/report";
 
 const SECRET = "test-secret-0123456789abcdef";
 
@@ -104,13 +105,13 @@ describe("live playlists", () => {
 		const text = buildLiveMediaPlaylist({
 			segments: segs,
 			inits,
-			targetDuration: 3,
+			targetDuration: 2,
 			window: 3,
 			ended: false,
 		});
 		expect(text).not.toMatch(/ENDLIST|PLAYLIST-TYPE/);
 		expect(text).toMatch(/#EXT-X-MEDIA-SEQUENCE:2\n/);
-		expect(text).toMatch(/#EXT-X-TARGETDURATION:3\n/);
+		expect(text).toMatch(/#EXT-X-TARGETDURATION:2\n/);
 		const lines = text.trim().split("\n");
 		const disc = lines.indexOf("#EXT-X-DISCONTINUITY");
 		expect(disc).toBeGreaterThan(0);
@@ -125,7 +126,7 @@ describe("live playlists", () => {
 		const later = buildLiveMediaPlaylist({
 			segments: segs,
 			inits,
-			targetDuration: 3,
+			targetDuration: 2,
 			window: 1,
 			ended: false,
 		});
@@ -136,7 +137,7 @@ describe("live playlists", () => {
 		const text = buildLiveMediaPlaylist({
 			segments: segs,
 			inits,
-			targetDuration: 3,
+			targetDuration: 2,
 			window: 2,
 			ended: true,
 		});
@@ -191,5 +192,49 @@ describe("live cost and source", () => {
 		expect(liveCostPerSecond(s360)).toBe(640 * 360 * 60 * 1);
 		expect(s360.audio).toBeNull();
 		expect(liveSource({}, true).video).toMatchObject({ width: 1280, height: 720, fps: 30 });
+	});
+});
+
+describe("REPL lives table", () => {
+	it("lists streams longest-running first with node, epoch, rungs and uptime", () => {
+		const rows = buildLiveRows([
+			{
+				id: "a",
+				ingest: "g",
+				node: "t1",
+				epoch: 1,
+				onAir: true,
+				rungs: ["360p", "720p"],
+				viewers: 3,
+				uptimeSec: 65,
+				ingestKbps: 2600,
+				segments: 30,
+			},
+			{
+				id: "b",
+				ingest: "g",
+				node: null,
+				epoch: 0,
+				onAir: false,
+				rungs: [],
+				viewers: 0,
+				uptimeSec: 3725,
+				ingestKbps: 0,
+				segments: 0,
+			},
+		]);
+		expect(rows[0]).toEqual(["b", "starting", "g", "placing…", "-", "0", "1h02m05s", "0", "0"]);
+		expect(rows[1]).toEqual([
+			"a",
+			"live",
+			"g",
+			"t1 (1)",
+			"360p, 720p",
+			"3",
+			"1m05s",
+			"2600",
+			"30",
+		]);
+		expect(formatUptime(7)).toBe("7s");
 	});
 });
