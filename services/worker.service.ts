@@ -503,6 +503,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 	},
 	async stopped() {
 		clearInterval(this.cleanupTimer);
+		clearInterval(this.jobsTimer);
 		clearInterval(this.sweepTimer);
 		clearTimeout(this.firstSweep);
 		await this.queue.close();
@@ -510,4 +511,3 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 };
 
 export default WorkerService;
-		clearInterval(this.jobsTimer);
