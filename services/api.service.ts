@@ -6,12 +6,11 @@ import type { Context, ServiceSchema } from "moleculer";
 import { Errors } from "moleculer";
 import ApiGateway from "moleculer-web";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { randomUUID } from "node:crypto";
 import { loadConfig } from "../lib/config";
 import { API_PREFIX, API_ROUTES, routeAuthTable, toAliases } from "../lib/api/routes";
 import { can, Role } from "../lib/auth/roles";
 import { TtlMap } from "../lib/auth/ttl-map";
-import { ResponseCache } from "../lib/api/response-cache";
+import { cacheHeaders } from "../lib/api/http-cache";
 import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
 import { verifyJsonDepth } from "../lib/api/json-body";
@@ -31,15 +30,7 @@ const pkg = require("../package.json");
 /** What each route needs (none, optional, user, creator, admin). */
 const ROUTE_AUTH = routeAuthTable(API_ROUTES);
 
-/** GET answers the gateway may keep for a few seconds (per URL and caller). */
-const CACHEABLE = new Set(["metadata.show", "metadata.search"]);
-/** The URLs of those two routes (`/api/v1/videos` and `/api/v1/videos/<id>`, any query). */
-const FAST_PATH = /^\/api\/v1\/videos(\/[A-Za-z0-9_-]{1,64})?(\?|$)/;
-
 type Req = IncomingMessage & {
-	$fastRoute?: string;
-	$cacheKey?: string;
-	$cacheGen?: number;
 	$ctx?: Context<any, any>;
 	$alias?: any;
 	$route?: any;
@@ -47,11 +38,6 @@ type Req = IncomingMessage & {
 	originalUrl?: string;
 	$clientIp?: string;
 };
-
-/** No Origin, or one CORS_ORIGINS names exactly: the fast path may answer (else moleculer-web's CORS). */
-function corsAnswerable(origin: string | undefined): boolean {
-	return !origin || config.corsOrigins === "*" || config.corsOrigins.includes(origin);
-}
 
 /** The client's address under TRUST_PROXY (lib/net/client-address), worked out once per request. */
 function clientIp(req: Req): string {
@@ -110,6 +96,14 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		logResponse: null,
 		log4XXResponses: false,
 		logRouteRegistration: "debug",
+		// A page's own requests carry Origin too; same origin needs no CORS answer (and the
+		// default CORS_ORIGINS, none, would refuse it). Route middlewares run before CORS.
+		use: [
+			(req: Req, _res: ServerResponse, next: () => void) => {
+				if (isSameOrigin(req.headers.origin, req.headers.host)) delete req.headers.origin;
+				next();
+			},
+		],
 		cors: {
 			origin: config.corsOrigins,
 			methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
@@ -187,6 +181,8 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					urlencoded: false,
 				},
 				callOptions: { timeout: config.requestTimeoutMs },
+				// moleculer-web's own ETag, and 304 for If-None-Match / If-Modified-Since.
+				etag: "weak",
 				authentication: true,
 				authorization: true,
 				onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {
@@ -194,12 +190,19 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				},
 				onAfterCall(
 					this: any,
-					_ctx: Context,
+					ctx: Context<any, any>,
 					_route: any,
 					req: Req,
 					res: ServerResponse,
 					data: unknown,
 				) {
+					const headers = cacheHeaders({
+						method: req.method ?? "GET",
+						action: req.$alias?.action,
+						signedIn: !!ctx.meta.user,
+						data,
+					});
+					for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
 					this.record(req, res.statusCode || 200);
 					return data;
 				},
@@ -304,151 +307,9 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		"apikey.revoked"() {
 			this.principals.clear();
 		},
-		/** moleculer-db broadcasts this on every write to the videos collection. */
-		"cache.clean.metadata"() {
-			this.responses.clear();
-		},
 	},
 
 	methods: {
-		/**
-		 * The front door. A GET whose answer is in the micro-cache, from an anonymous caller or one
-		 * whose token this gateway verified moments ago, is answered here with the same headers,
-		 * rate limit and metrics as the full path — without building a request context. Anything
-		 * else (a miss, an unknown token, a limited client) takes moleculer-web's full path.
-		 */
-		httpHandler(req: Req, res: ServerResponse, next?: unknown) {
-			// A page's own requests carry Origin too; same origin needs no CORS answer (and the
-			// default CORS_ORIGINS, none, would refuse it).
-			if (isSameOrigin(req.headers.origin, req.headers.host)) delete req.headers.origin;
-			if (
-				req.method === "GET" &&
-				corsAnswerable(req.headers.origin) &&
-				this.responses.size > 0 &&
-				FAST_PATH.test(req.url ?? "")
-			) {
-				const user = this.knownCaller(req);
-				if (user !== undefined) {
-					const key = `${req.url}|${user ? `${user.address}:${user.roles}` : ""}`;
-					const hit = this.responses.get(key);
-					if (hit) {
-						const full = () =>
-							(ApiGateway as any).methods.httpHandler.call(this, req, res, next);
-						const done = this.answerFromCache(req, res, hit);
-						if (done === true) return;
-						if (done === false) return full();
-						return done.then((ok: boolean) => (ok ? undefined : full()));
-					}
-				}
-			}
-			return (ApiGateway as any).methods.httpHandler.call(this, req, res, next);
-		},
-		/** null: anonymous; a user: a token verified within seconds; undefined: must be checked. */
-		knownCaller(req: Req) {
-			const header = req.headers.authorization;
-			const token = header?.startsWith("Bearer ")
-				? header.slice(7).trim()
-				: (req.headers["x-api-key"] as string | undefined)?.trim();
-			if (!token) return null;
-			return this.principals.get(token)?.user;
-		},
-		/** Writes a cached answer after the route's rate limit; false: let the full path answer. */
-		answerFromCache(req: Req, res: ServerResponse, hit: any): Promise<boolean> | boolean {
-			req.$startTime = process.hrtime();
-			this.apiRoute ??= this.routes.find((r: any) => r.path === API_PREFIX);
-			const route = this.apiRoute;
-			const rl = route?.rateLimit;
-			const key = rl?.key(req);
-			if (!key) return this.writeCached(req, res, hit, route, null);
-			// The memory store counts synchronously; the Redis store answers a promise.
-			const count = rl.store.inc(key);
-			return typeof count === "number"
-				? this.writeCached(req, res, hit, route, count)
-				: count.then((n: number) => this.writeCached(req, res, hit, route, n));
-		},
-		writeCached(
-			req: Req,
-			res: ServerResponse,
-			hit: any,
-			route: any,
-			count: number | null,
-		): boolean {
-			if (count !== null) {
-				const rl = route.rateLimit;
-				const remaining = rl.limit - count;
-				if (remaining < 0) return false; // the full path answers 429
-				if (rl.headers) {
-					res.setHeader("X-Rate-Limit-Limit", rl.limit);
-					res.setHeader("X-Rate-Limit-Remaining", Math.max(0, remaining));
-					res.setHeader("X-Rate-Limit-Reset", rl.store.resetTime);
-				}
-			}
-			if (route?.cors) this.writeCorsHeaders(route, req, res, false);
-			const rid = (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
-			res.setHeader("X-Request-ID", rid);
-			res.statusCode = hit.status;
-			res.setHeader("Content-Type", "application/json; charset=utf-8");
-			res.setHeader("Content-Length", hit.headers["content-length"]);
-			res.end(hit.body);
-			req.$fastRoute = /^\/api\/v1\/videos\/[^/?]+/.test(req.url ?? "")
-				? "/api/v1/videos/:id"
-				: "/api/v1/videos";
-			(req as any).$requestId = rid;
-			this.record(req, hit.status);
-			return true;
-		},
-		/**
-		 * Cacheable GETs are answered from the gateway's micro-cache when it has them (no call at
-		 * all); otherwise the answer is stored on the way out (see encodeResponse).
-		 */
-		callAction(
-			route: any,
-			actionName: string,
-			req: Req,
-			res: ServerResponse,
-			params: any,
-			isStream: boolean,
-		) {
-			if (req.method === "GET" && CACHEABLE.has(actionName)) {
-				const user = req.$ctx?.meta.user;
-				const key = `${req.originalUrl ?? req.url}|${user ? `${user.address}:${user.roles}` : ""}`;
-				const hit = this.responses.get(key);
-				if (hit) {
-					res.statusCode = hit.status;
-					// A known length: no chunked encoding, one write for head and body.
-					res.setHeader("Content-Type", "application/json; charset=utf-8");
-					res.setHeader("Content-Length", hit.headers["content-length"]!);
-					res.end(hit.body);
-					this.record(req, hit.status);
-					return true;
-				}
-				req.$cacheKey = key;
-				req.$cacheGen = this.responses.generation();
-			}
-			return (ApiGateway as any).methods.callAction.call(
-				this,
-				route,
-				actionName,
-				req,
-				res,
-				params,
-				isStream,
-			);
-		},
-		encodeResponse(req: Req, res: ServerResponse, data: unknown) {
-			const body = JSON.stringify(data);
-			if (req.$cacheKey && (res.statusCode || 200) === 200)
-				this.responses.set(
-					req.$cacheKey,
-					{
-						body,
-						status: 200,
-						headers: { "content-length": String(Buffer.byteLength(body)) },
-					},
-					req.$cacheGen!,
-				);
-			return body;
-		},
 		/**
 		 * Who calls: `Authorization: Bearer <JWT or API key>` (or `X-API-Key`) checked by
 		 * `auth.verifyToken`, remembered for a few seconds per token. No credentials → anonymous;
@@ -612,7 +473,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		record(req: Req, status: number, err?: any) {
 			const route = req.$alias
 				? `${req.$route?.path ?? ""}/${req.$alias.path}`.replace(/\/+/g, "/")
-				: (req.$fastRoute ?? "unmatched");
+				: "unmatched";
 			const method = req.method ?? "GET";
 			const secs = req.$startTime
 				? (() => {
@@ -653,8 +514,6 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				} as any);
 		this.window = { requests: 0, errors: 0 };
 		this.principals = new TtlMap<{ user: VerifiedPrincipal; signed: string }>(10_000);
-		// Short: other gateways' writes reach this one as events, and a lost event costs ≤ 5 s.
-		this.responses = new ResponseCache({ ttlMs: 5000, max: 5000 });
 		this.logger.info(
 			`api: gateway on port ${this.settings.port}, rate limit ${config.rateLimit.limit}/${config.rateLimit.window}ms in ${config.redisUrl ? "redis" : "memory"}`,
 		);

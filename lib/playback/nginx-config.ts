@@ -27,6 +27,8 @@ export interface RenderNginxConfigOptions {
 	listen: string | number;
 	/** The Node gateway as host:port. */
 	upstream: string;
+	/** The API micro-cache's directory, absolute (default /var/cache/nginx/streamgate). */
+	cacheDir?: string;
 }
 
 /** Reads the shipped template (or another file). */
@@ -34,7 +36,7 @@ export function readNginxTemplate(file: string = NGINX_TEMPLATE_PATH): string {
 	return readFileSync(file, "utf8");
 }
 
-/** Fills the template's four `${...}` placeholders; nginx's own `$variables` are left alone. */
+/** Fills the template's five `${...}` placeholders; nginx's own `$variables` are left alone. */
 export function renderNginxConfig(opts: RenderNginxConfigOptions): string {
 	const listen = String(opts.listen);
 	// Values land unquoted in directives: one stray ";" or "{" would rewrite the config.
@@ -59,7 +61,14 @@ export function renderNginxConfig(opts: RenderNginxConfigOptions): string {
 				'without quotes, backslashes or "$".',
 		);
 	}
+	const cacheDir = (opts.cacheDir ?? "/var/cache/nginx/streamgate").replace(/\/+$/, "");
+	if (!path.isAbsolute(cacheDir) || /[\s"\\$;{}\u0000-\u001f\u007f]/.test(cacheDir)) {
+		throw new ValidationError(
+			`nginx cache dir ${JSON.stringify(opts.cacheDir)} must be an absolute path without spaces, quotes, backslashes, ";", "{", "}" or "$".`,
+		);
+	}
 	const values: Record<string, string> = {
+		STREAMGATE_CACHE_DIR: cacheDir,
 		STREAMGATE_LISTEN: listen,
 		STREAMGATE_UPSTREAM: opts.upstream,
 		STREAMGATE_STORAGE_ROOT: root,
@@ -94,6 +103,7 @@ function main(argv: string[], env: NodeJS.ProcessEnv): string {
 		secret,
 		listen: env.STREAMGATE_LISTEN || "80",
 		upstream: env.STREAMGATE_UPSTREAM || `127.0.0.1:${env.PORT || "3000"}`,
+		cacheDir: env.STREAMGATE_CACHE_DIR || undefined,
 	});
 }
 

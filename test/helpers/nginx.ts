@@ -97,6 +97,7 @@ export async function startNginx(opts: {
 		secret: opts.secret,
 		listen: `127.0.0.1:${port}`,
 		upstream: opts.upstream,
+		cacheDir: path.join(dir, "api_cache"),
 	});
 	await fsp.writeFile(path.join(dir, "streamgate.conf"), config);
 	// The wrapper stands in for /etc/nginx/nginx.conf: everything nginx writes stays in `dir`.
