@@ -2,7 +2,8 @@
  * `npm run repl`: a node that joins the cluster (same TRANSPORTER and NAMESPACE) hosting no
  * services, and opens the Moleculer REPL (`nodes`, `services`, `call metadata.search`), plus
  * StreamGate commands:
- *   transcoders   every transcoder node: CPUs, GPUs, verified encoders, labels, score, load/max
+ *   transcoders   every transcoder node: CPUs, GPUs, verified encoders, labels, score, speed by
+ *                 codec (H.264, HEVC, AV1 test-encode fps), load/max
  *   jobs          job counts by state and the latest failures with their reasons
  *   orphans       output folders no live video owns (dry run); `orphans clean` removes them
  *   lives         live streams on air: stream, ingest, transcoder, rungs, viewers, uptime

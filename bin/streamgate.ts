@@ -36,6 +36,7 @@ async function main(): Promise<void> {
 			labels: config.transcoderLabels,
 			ffmpegPath: config.ffmpegPath,
 			preset: process.env.TRANSCODER_PRESET ?? "veryfast",
+			av1Preset: config.ladder.av1Preset,
 			threads: threads > 0 ? threads : undefined,
 			// No broker logger yet: the console, at the configured level.
 			logger: {

@@ -17,7 +17,9 @@ import type { Context, Middleware, ServiceBroker, ServiceSchema } from "molecule
 import { Strategies } from "moleculer";
 import { loadConfig } from "../lib/config";
 import {
+	bookedCost,
 	chooseTranscoder,
+	estimateAv1Cost,
 	estimateJobCost,
 	formatCost,
 	LoadBook,
@@ -103,6 +105,9 @@ export class TranscoderStrategy extends Strategies.Base {
 			: job
 				? estimateJobCost(params?.source)
 				: null;
+		// A VOD job whose ladder adds AV1 rungs is placed by each node's AV1 speed too.
+		const av1Cost =
+			action === JOB_ACTION ? estimateAv1Cost(params?.source, params?.ladder?.codecs) : 0;
 		const candidates: CandidateNode[] = list.map(ep => ({
 			nodeID: ep.id,
 			caps: ep.node?.metadata?.transcoder ?? null,
@@ -112,12 +117,15 @@ export class TranscoderStrategy extends Strategies.Base {
 		// Only a job's choice is logged: other calls skip building the reason.
 		const decision = chooseTranscoder(
 			candidates,
-			{ cost, heavyJobCost: this.heavyJobCost },
+			{ cost, heavyJobCost: this.heavyJobCost, av1Cost },
 			{ explain: job },
 		);
 		const ep = (decision && list.find(e => e.id === decision.nodeID)) ?? list[0];
+		const chosen = candidates.find(c => c.nodeID === ep.id);
+		const booked =
+			cost !== null && av1Cost && chosen ? bookedCost(chosen, cost, av1Cost) : cost;
 		// Booked now, before the next call of a burst is routed.
-		book.dispatched(ep.id, job && typeof params?.id === "string" ? params.id : null, cost);
+		book.dispatched(ep.id, job && typeof params?.id === "string" ? params.id : null, booked);
 		// For the middleware's log line; only jobs (a WeakMap entry per ping would cost GC time).
 		if (job && !live && ctx && decision) decisions.set(ctx, decision);
 		if (live && decision)

@@ -72,6 +72,8 @@ const resultParams = {
 		attempts: { type: "number", integer: true, optional: true },
 		// The probe, stored at probe time: every enqueue routes the job by it.
 		source: { type: "object", optional: true },
+		// The ladder decision (lib/ffmpeg/per-title): mode, codecs, probe numbers, rungs.
+		ladder: { type: "object", optional: true },
 	},
 };
 

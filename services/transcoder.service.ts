@@ -35,7 +35,7 @@ import {
 import type { Video } from "../lib/videos/video";
 import { putDirectory, withLocalFile } from "../lib/storage/local";
 import { assertSafeKey, videoPrefix } from "../lib/storage";
-import { estimateJobCost, type LoadReport } from "../lib/routing";
+import { bookedCost, estimateAv1Cost, estimateJobCost, type LoadReport } from "../lib/routing";
 import { ID_PATTERN } from "../lib/videos/video";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import {
@@ -48,6 +48,14 @@ import {
 import { estimateLiveCost } from "../lib/live/cost";
 import { runLiveTranscode, type RenditionReport } from "../lib/live/runner";
 import { createStorageMixin } from "../mixins/storage.mixin";
+import { av1EncoderOf } from "../lib/capabilities/encoders";
+import {
+	decideLadder,
+	runComplexityProbe,
+	type LadderCodec,
+	type LadderDecision,
+	type LadderMode,
+} from "../lib/ffmpeg/per-title";
 
 const config = loadConfig();
 
@@ -77,10 +85,14 @@ export interface TranscodeParams {
 	 * into `videos/<id>/`, unfenced.
 	 */
 	attempt?: number;
+	/** The ladder to make (the worker's LADDER / LADDER_CODECS; default this node's config). */
+	ladder?: { mode?: LadderMode; codecs?: LadderCodec[] };
 }
 
 export interface TranscodeReply extends Omit<TranscodeResult, "files"> {
 	transcodedBy: string;
+	/** The ladder decision (per-title: the probe's numbers and each rung's bitrate). */
+	ladder: LadderDecision & { probeMs: number; transcodeMs: number };
 	files: number;
 	/** The published version (fenced attempts). */
 	outputVersion?: number;
@@ -187,6 +199,19 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 				key: { type: "string", min: 1, max: 512 },
 				source: { type: "object", optional: true },
 				attempt: { type: "number", integer: true, min: 1, optional: true },
+				ladder: {
+					type: "object",
+					optional: true,
+					strict: true,
+					props: {
+						mode: { type: "enum", values: ["per-title", "fixed"], optional: true },
+						codecs: {
+							type: "array",
+							optional: true,
+							items: { type: "enum", values: ["h264", "av1"] },
+						},
+					},
+				},
 			},
 			async handler(ctx: Context<TranscodeParams>): Promise<TranscodeReply> {
 				const { id, key } = ctx.params;
@@ -218,7 +243,15 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 						"TRANSCODER_BUSY",
 					);
 				const abort = new AbortController();
-				const cost = estimateJobCost(ctx.params.source) ?? 0;
+				// The AV1 rungs' share in this node's H.264-speed units (lib/routing bookedCost).
+				const cost = bookedCost(
+					{ caps: this.capabilities },
+					estimateJobCost(ctx.params.source) ?? 0,
+					estimateAv1Cost(
+						ctx.params.source,
+						ctx.params.ladder?.codecs ?? config.ladder.codecs,
+					) ?? 0,
+				);
 				const job: RunningJob = {
 					attempt,
 					abort,
@@ -432,8 +465,14 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 			let published = false;
 			try {
 				const caps: TranscoderCapabilities = this.capabilities;
+				let decision: LadderDecision | null = null;
+				let probeMs = 0;
+				let rungs: Rung[] | undefined;
 				const ladder = (input: string, hw: boolean) =>
 					transcodeToLadder({
+						rungs,
+						av1Encoder: hw ? av1EncoderOf(caps) : "libsvtav1",
+						av1Preset: config.ladder.av1Preset,
 						input,
 						outDir: local ?? path.join(work, "out"),
 						// On a disk, scratch beside the version folder, so the final move is a rename.
@@ -461,7 +500,11 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 						},
 					});
 				const result = await withLocalFile(this.storage, key, async input => {
-					const hw = caps.encoder !== "libx264";
+					const planned = await this.planLadder(ctx.params, input, source, signal);
+					decision = planned.decision;
+					rungs = planned.rungs;
+					probeMs = planned.probeMs;
+					const hw = caps.encoder !== "libx264" || av1EncoderOf(caps) !== "libsvtav1";
 					try {
 						return await ladder(input, hw);
 					} catch (err) {
@@ -493,6 +536,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 						...r,
 						playlist: `${dir}${r.playlist}`,
 					})),
+					ladder: { ...decision!, probeMs, transcodeMs: result.elapsedMs },
 					files: result.files.length,
 					transcodedBy: node,
 					...(attempt ? { outputVersion: attempt } : {}),
@@ -515,6 +559,64 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 			} finally {
 				if (!local) await fsp.rm(work, { recursive: true, force: true });
 				if (attempt && !published) await this.discardAttempt(id, attempt);
+			}
+		},
+
+		/**
+		 * The job's ladder: per-title (a complexity probe, then `decideLadder`) or the fixed one,
+		 * H.264 plus AV1 rungs when asked and this node has a verified AV1 encoder. A probe that
+		 * fails (other than by abort) falls back to the fixed ladder: a title is never lost to it.
+		 */
+		async planLadder(
+			params: TranscodeParams,
+			input: string,
+			known: SourceInfo | undefined,
+			signal: AbortSignal,
+		): Promise<{ rungs: Rung[]; decision: LadderDecision; probeMs: number }> {
+			const mode = params.ladder?.mode ?? config.ladder.mode;
+			let codecs = params.ladder?.codecs ?? config.ladder.codecs;
+			const caps: TranscoderCapabilities = this.capabilities;
+			// A probed node that verified no AV1 encoder makes the H.264 rungs only.
+			if (codecs.includes("av1") && caps.probedAt && caps.encoders.length > 0) {
+				const av1 = caps.encoders.some(e => e === "libsvtav1" || e === "av1_nvenc");
+				if (!av1) {
+					this.logger.warn(
+						`${params.id}: AV1 rungs asked for, but no AV1 encoder passed its test here; H.264 only`,
+					);
+					codecs = codecs.filter(c => c !== "av1");
+				}
+			}
+			const source =
+				known ??
+				(await probeMedia(input, { ffprobePath: this.settings.ffprobePath, signal }));
+			if (mode === "fixed")
+				return { ...decideLadder(source, null, { mode, codecs }), probeMs: 0 };
+			const started = Date.now();
+			try {
+				const probe = await runComplexityProbe({
+					input,
+					source,
+					ffmpegPath: this.settings.ffmpegPath,
+					preset: this.settings.preset,
+					threads: this.settings.threads || undefined,
+					signal,
+					logger: this.logger,
+				});
+				const planned = decideLadder(source, probe, { mode, codecs });
+				const probeMs = Date.now() - started;
+				this.logger.info(
+					`${params.id}: per-title ladder in ${probeMs} ms: ${planned.decision.rungs.map(r => `${r.name} ${Math.round(r.bitrate / 1000)}k`).join(", ")}${planned.decision.dropped.length ? `; dropped ${planned.decision.dropped.map(d => d.name).join(", ")}` : ""}`,
+				);
+				return { ...planned, probeMs };
+			} catch (err) {
+				if (signal.aborted) throw err;
+				this.logger.warn(
+					`${params.id}: the ladder probe failed (${(err as Error).message}); fixed ladder`,
+				);
+				return {
+					...decideLadder(source, null, { mode: "fixed", codecs }),
+					probeMs: Date.now() - started,
+				};
 			}
 		},
 

@@ -21,6 +21,7 @@ import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
 import type { Video } from "../lib/videos/video";
 import type { SourceInfo } from "../lib/ffmpeg";
+import { storedLadder } from "../lib/ffmpeg/per-title";
 import { findOrphans, removeOrphans, type Orphan } from "../lib/outputs/versions";
 import { createStorageMixin } from "../mixins/storage.mixin";
 
@@ -283,7 +284,14 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				});
 				lease = begun.attempt;
 				const res: any = await this.callTranscoder(
-					{ id: videoId, key, attempt: lease, ...(source ? { source } : {}) },
+					{
+						id: videoId,
+						key,
+						attempt: lease,
+						...(source ? { source } : {}),
+						// LADDER / LADDER_CODECS: the router prices AV1 rungs by each node's AV1 speed.
+						ladder: { mode: config.ladder.mode, codecs: config.ladder.codecs },
+					},
 					job,
 				);
 				await this.setStatus(videoId, "ready", undefined, {
@@ -298,10 +306,12 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 						bandwidth: r.bandwidth,
 						averageBandwidth: r.averageBandwidth,
 						codecs: r.codecs,
+						...(r.codec ? { codec: r.codec } : {}),
 						playlist: r.playlist,
 					})),
 					transcodedBy: res.transcodedBy,
 					encoder: res.encoder,
+					...(res.ladder ? { ladder: storedLadder(res.ladder) } : {}),
 					attempts: job.attempt,
 				});
 				void this.broker.broadcast("video.ready", {

@@ -17,6 +17,28 @@ export type HwEncoder = (typeof HW_ENCODERS)[number];
 /** The software encoder of the ladder (and of the speed score). */
 export const SOFTWARE_ENCODER = "libx264";
 
+/** The software AV1 encoder of the ladder's AV1 rungs (SVT-AV1). */
+export const SOFTWARE_AV1_ENCODER = "libsvtav1";
+
+/** The SVT-AV1 test encode: half a second of the test clip (SVT-AV1 is slow on few cores). */
+export const AV1_TEST_SECONDS = 0.5;
+
+/** The video codec an encoder makes (for per-codec speeds and routing). */
+export function codecOfEncoder(name: string): "h264" | "hevc" | "av1" | null {
+	if (name === "libx264" || name.startsWith("h264_")) return "h264";
+	if (name === "libx265" || name.startsWith("hevc_")) return "hevc";
+	if (name === "libsvtav1" || name.startsWith("av1_")) return "av1";
+	return null;
+}
+
+/**
+ * The encoder of a node's AV1 rungs: AV1 NVENC when its test encode passed, else SVT-AV1
+ * (null when neither was verified on a probed node).
+ */
+export function av1EncoderOf(caps: Pick<TranscoderCapabilities, "encoders">): string {
+	return caps.encoders.includes("av1_nvenc") ? "av1_nvenc" : SOFTWARE_AV1_ENCODER;
+}
+
 /** The test clip of the score and of every test encode: 1 s of 1280x720 at 30 fps. */
 export const TEST_CLIP = { width: 1280, height: 720, fps: 30, seconds: 1 } as const;
 
@@ -28,7 +50,7 @@ export function isHardwareEncoder(name: string): name is HwEncoder {
 /** Options of the test-encode arguments. */
 export interface TestEncodeOptions {
 	encoder: string;
-	/** For libx264: the ladder's preset (the speed score is measured at it). */
+	/** For libx264: the ladder's preset (the speed score is measured at it); for libsvtav1: AV1_PRESET. */
 	preset?: string;
 	/** For libx264: the ladder's per-job threads (unset: ffmpeg decides). */
 	threads?: number;
@@ -58,6 +80,9 @@ export function buildTestEncodeArgs(opts: TestEncodeOptions): string[] {
 	if (opts.encoder === SOFTWARE_ENCODER) {
 		args.push("-preset", opts.preset ?? "veryfast");
 		if (opts.threads) args.push("-threads", String(opts.threads));
+	} else if (opts.encoder === SOFTWARE_AV1_ENCODER) {
+		// The AV1 rungs' preset; SVT-AV1 prints its banner at info level, -loglevel error hides it.
+		args.push("-preset", opts.preset ?? "10");
 	}
 	args.push("-f", "null", "-");
 	return args;

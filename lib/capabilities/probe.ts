@@ -8,9 +8,11 @@
 import os from "node:os";
 
 import {
+	AV1_TEST_SECONDS,
 	buildTestEncodeArgs,
 	chooseEncoder,
 	HW_ENCODERS,
+	SOFTWARE_AV1_ENCODER,
 	SOFTWARE_ENCODER,
 	TEST_CLIP,
 } from "./encoders";
@@ -36,6 +38,8 @@ export interface ProbeCapabilitiesOptions {
 	nvidiaSmiPath?: string;
 	/** The ladder's x264 preset (default "veryfast"): the score is measured at it. */
 	preset?: string;
+	/** The AV1 rungs' SVT-AV1 preset (default 10): libsvtav1's test encode runs at it. */
+	av1Preset?: number;
 	/** The ladder's per-job ffmpeg threads (unset: ffmpeg decides). */
 	threads?: number;
 	/** Default: child_process. */
@@ -122,6 +126,27 @@ export async function probeCapabilities(
 			encoders.unshift(SOFTWARE_ENCODER);
 			encoderFps[SOFTWARE_ENCODER] = score;
 		} else rejected[SOFTWARE_ENCODER] = lastWords(r);
+	}
+
+	// The AV1 rungs' software encoder: its speed on the same clip (half a second of it), so the
+	// router can price AV1 work per node.
+	if (names.has(SOFTWARE_AV1_ENCODER)) {
+		const r = await run(
+			ffmpeg,
+			buildTestEncodeArgs({
+				encoder: SOFTWARE_AV1_ENCODER,
+				preset: String(opts.av1Preset ?? 10),
+				seconds: AV1_TEST_SECONDS,
+			}),
+			{ timeoutMs: 30_000 },
+		);
+		if (r.code === 0) {
+			encoders.push(SOFTWARE_AV1_ENCODER);
+			encoderFps[SOFTWARE_AV1_ENCODER] = fpsOf(
+				Math.round(AV1_TEST_SECONDS * TEST_CLIP.fps),
+				r.elapsedMs,
+			);
+		} else rejected[SOFTWARE_AV1_ENCODER] = lastWords(r);
 	}
 
 	const plan = chooseEncoder({ encoders, hwaccels, filters });

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 
 import { ValidationError } from "../errors";
 import type { StoryboardPlan, ThumbnailPlan } from "./images";
-import { isAudioRung, isVideoRung, type Rung } from "./ladder";
+import { isAudioRung, isVideoRung, type Rung, type VideoRung } from "./ladder";
 import { inputSafetyArgs, type SourceInfo } from "./probe";
 
 /** Names of what the ffmpeg process (and then the pipeline) writes into the output folder. */
@@ -41,6 +41,10 @@ export interface TranscodeArgsOptions {
 	gpuScale?: boolean;
 	/** Encoder preset (default "veryfast"). */
 	preset?: string;
+	/** The encoder of `codec: "av1"` rungs (default "libsvtav1"; "av1_nvenc" where verified). */
+	av1Encoder?: string;
+	/** SVT-AV1 preset of those rungs (0 slowest … 13 fastest; default 10). */
+	av1Preset?: number;
 	/** Threads for the decoder, the filter graph and each encoder; ffmpeg decides when unset. */
 	threads?: number;
 	/** Target segment length in seconds (default 4). */
@@ -101,6 +105,23 @@ export function nvencPreset(preset: string | undefined): string {
 	return map[preset ?? "veryfast"] ?? "p4";
 }
 
+/**
+ * The dash muxer's `-adaptation_sets`: "id=0,streams=v" for an H.264-only ladder (as before);
+ * with AV1 rungs, the H.264 stream indices, then the AV1 ones, then audio.
+ */
+export function adaptationSets(rungs: readonly VideoRung[], audio: boolean): string {
+	const sets: string[] = [];
+	const h264 = rungs.flatMap((r, i) => (r.codec === "av1" ? [] : [i]));
+	const av1 = rungs.flatMap((r, i) => (r.codec === "av1" ? [i] : []));
+	if (av1.length === 0) sets.push("streams=v");
+	else {
+		if (h264.length) sets.push(`streams=${h264.join(",")}`);
+		sets.push(`streams=${av1.join(",")}`);
+	}
+	if (audio) sets.push("streams=a");
+	return sets.map((s, i) => `id=${i},${s}`).join(" ");
+}
+
 /** Builds the ffmpeg arguments (without the binary) for one-pass ladder + pictures. */
 export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	const video = opts.source.video;
@@ -141,10 +162,17 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	const graph: string[] = [
 		`[0:${video.index}]${[...pre, `split=${branches}`].join(",")}${labels.join("")}`,
 	];
+	const av1Encoder = opts.av1Encoder ?? "libsvtav1";
+	const encoderOf = (r: VideoRung) => (r.codec === "av1" ? av1Encoder : encoder);
 	rungs.forEach((r, i) => {
+		// An AV1 rung for a CPU encoder on the GPU path: scaled there, then brought down.
+		if (gpuFrames && !encoderOf(r).endsWith("_nvenc"))
+			graph.push(
+				`[s${i}]scale_cuda=${r.width}:${r.height},hwdownload,format=nv12,setsar=1,format=yuv420p[v${i}]`,
+			);
 		// GPU frames (8-bit 4:2:0 decoded as NV12): scale_cuda keeps them on the GPU and NVENC
 		// takes them as they are, so nothing crosses PCIe; setsar only rewrites frame metadata.
-		if (gpuFrames) graph.push(`[s${i}]scale_cuda=${r.width}:${r.height},setsar=1[v${i}]`);
+		else if (gpuFrames) graph.push(`[s${i}]scale_cuda=${r.width}:${r.height},setsar=1[v${i}]`);
 		// setsar=1: even rounding of the size must not leave a 1:1.001 pixel aspect behind;
 		// yuv420p: High profile, and what every player decodes (10-bit or 4:2:2 sources included).
 		else graph.push(`[s${i}]scale=${r.width}:${r.height},setsar=1,format=yuv420p[v${i}]`);
@@ -206,18 +234,35 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	if (audio) args.push("-map", `0:${opts.source.audio!.index}`);
 	// -profile:v high is a ceiling for x264, not a floor: ultrafast (no CABAC, no B-frames) still
 	// comes out Constrained Baseline, which is why CODECS is read back from the init segments.
-	if (nvenc) {
+	const mixed = rungs.some(r => r.codec === "av1");
+	if (!mixed && nvenc) {
 		// NVENC presets are p1–p7 (the x264 name is mapped); VBR takes the same per-rung targets.
 		args.push("-c:v", encoder, "-profile:v", "high", "-preset:v", nvencPreset(opts.preset));
 		args.push("-rc:v", "vbr");
-	} else {
+	} else if (!mixed) {
 		args.push("-c:v", encoder, "-profile:v", "high", "-preset:v", opts.preset ?? "veryfast");
+	} else {
+		// H.264 and AV1 rungs from the same decode: each output stream names its own encoder.
+		rungs.forEach((r, i) => {
+			const enc = encoderOf(r);
+			args.push(`-c:v:${i}`, enc);
+			if (r.codec !== "av1") args.push(`-profile:v:${i}`, "high");
+			if (enc.endsWith("_nvenc")) {
+				args.push(`-preset:v:${i}`, nvencPreset(opts.preset), `-rc:v:${i}`, "vbr");
+			} else if (enc === "libsvtav1") {
+				// SVT-AV1 presets run 0 (slowest) … 13; 10 keeps a 2-core node near real time at 720p.
+				args.push(`-preset:v:${i}`, String(opts.av1Preset ?? 10));
+			} else args.push(`-preset:v:${i}`, opts.preset ?? "veryfast");
+		});
 	}
 	// After -i, -threads is each encoder's.
 	if (threads) args.push("-threads", String(threads));
 	rungs.forEach((r, i) => {
+		// Capped CRF (per-title): the probe's quality, the VBV cap keeps peaks within the rung's.
+		if (r.crf !== undefined && r.codec !== "av1") args.push(`-crf:v:${i}`, String(r.crf));
 		// Constrained VBR: an average target with a VBV peak, so segment sizes stay predictable.
-		args.push(`-b:v:${i}`, String(r.bitrate), `-maxrate:v:${i}`, String(r.maxrate));
+		else args.push(`-b:v:${i}`, String(r.bitrate));
+		args.push(`-maxrate:v:${i}`, String(r.maxrate));
 		args.push(`-bufsize:v:${i}`, String(r.bufsize));
 	});
 	args.push(
@@ -233,6 +278,10 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		args.push("-no-scenecut", "1", "-forced-idr", "1");
 	// No extra keyframes on scene cuts: they would break the fixed cadence (x264 option).
 	else args.push("-sc_threshold", "0");
+	// SVT-AV1 (1.x) has no scene-cut keyframes by default and closes each GOP on a key frame at
+	// -g, the same cadence as the H.264 rungs; AV1 NVENC takes the options above per stream.
+	if (mixed && av1Encoder === "av1_nvenc" && !nvenc)
+		args.push("-no-scenecut", "1", "-forced-idr", "1");
 	args.push(
 		// Keyframes by time too, so variable-frame-rate sources stay aligned on 2 s boundaries.
 		"-force_key_frames",
@@ -281,9 +330,10 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		OUTPUT_FILES.initSegment,
 		"-media_seg_name",
 		OUTPUT_FILES.mediaSegment,
-		// One video adaptation set with every rung, one audio set shared by all of them.
+		// One video adaptation set per codec (a player switches within a set), one audio set
+		// shared by all of them.
 		"-adaptation_sets",
-		audio ? "id=0,streams=v id=1,streams=a" : "id=0,streams=v",
+		adaptationSets(rungs, !!audio),
 		// No -hls_playlist: ffmpeg 5.1's playlists lack AVERAGE-BANDWIDTH, FRAME-RATE and
 		// PLAYLIST-TYPE and carry wall-clock PROGRAM-DATE-TIME; we write ours from the MPD.
 		file(OUTPUT_FILES.mpd),

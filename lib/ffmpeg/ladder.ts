@@ -15,6 +15,13 @@ export interface VideoRung {
 	/** VBV peak and buffer, bits (per second for maxrate). */
 	maxrate: number;
 	bufsize: number;
+	/** The video codec (default "h264"); "av1" rungs are encoded with SVT-AV1 (or AV1 NVENC). */
+	codec?: "h264" | "av1";
+	/**
+	 * Capped CRF (per-title H.264 rungs): constant quality at this CRF under the maxrate/bufsize
+	 * VBV cap, instead of the average `bitrate` (then only the prediction of the average).
+	 */
+	crf?: number;
 }
 
 /** The one audio rendition every video rung shares. */

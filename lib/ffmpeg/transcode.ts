@@ -59,6 +59,9 @@ export interface TranscodeOptions {
 	preset?: string;
 	/** Default "libx264". */
 	encoder?: string;
+	/** The encoder of AV1 rungs (`codec: "av1"`; default "libsvtav1") and its SVT-AV1 preset. */
+	av1Encoder?: string;
+	av1Preset?: number;
 	/** GPU decode ("cuda") and GPU scaling for NVENC; see `buildTranscodeArgs`. */
 	hwaccel?: "cuda" | null;
 	gpuScale?: boolean;
@@ -106,8 +109,10 @@ export interface RenditionResult {
 	averageBandwidth: number;
 	/** CODECS of the variant, video then audio, e.g. "avc1.64001f,mp4a.40.2". */
 	codecs: string;
-	/** The video codec alone, e.g. "avc1.64001f". */
+	/** The video codec alone, e.g. "avc1.64001f" or "av01.0.08M.08". */
 	videoCodec: string;
+	/** The rung's codec family. */
+	codec: "h264" | "av1";
 	frameRate: number;
 	/** Media playlist, relative to `outDir`. */
 	playlist: string;
@@ -145,6 +150,8 @@ export interface TranscodeResult {
 	/** Every file written, sorted. */
 	files: string[];
 	encoder: string;
+	/** The AV1 rungs' encoder, when there are any. */
+	av1Encoder?: string;
 	elapsedMs: number;
 }
 
@@ -189,6 +196,8 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 			source,
 			rungs: audioRung ? [...videoRungs, audioRung] : videoRungs,
 			encoder,
+			av1Encoder: opts.av1Encoder,
+			av1Preset: opts.av1Preset,
 			hwaccel: opts.hwaccel,
 			gpuScale: opts.gpuScale,
 			preset: opts.preset,
@@ -267,6 +276,9 @@ export async function transcodeToLadder(opts: TranscodeOptions): Promise<Transco
 				: undefined,
 			files,
 			encoder,
+			...(videoRungs.some(r => r.codec === "av1")
+				? { av1Encoder: opts.av1Encoder ?? "libsvtav1" }
+				: {}),
 			elapsedMs: Date.now() - started,
 		};
 		logger?.info?.(`transcode ${opts.input}: done in ${result.elapsedMs} ms`);
@@ -359,6 +371,7 @@ async function writePlaylists(p: {
 			averageBandwidth: m.bw.average + (audio?.averageBandwidth ?? 0),
 			codecs: audio ? `${m.codec},${audio.codecs}` : m.codec,
 			videoCodec: m.codec,
+			codec: rung.codec ?? "h264",
 			frameRate: p.fps,
 			playlist,
 			representationId: r.id,

@@ -35,6 +35,24 @@ export function avcCodecString(avcC: Uint8Array, fourcc = "avc1"): string {
 	return `${fourcc}.${hex(avcC[1])}${hex(avcC[2])}${hex(avcC[3])}`.toLowerCase();
 }
 
+/**
+ * "av01.P.LLT.DD" from an AV1CodecConfigurationRecord (AV1-ISOBMFF §2.3.3, codecs parameter
+ * §5): seq_profile, seq_level_idx_0 (two digits), tier M/H, bit depth (08/10/12). The optional
+ * colour fields are left out, as their defaults (4:2:0, BT.709, studio range) apply.
+ */
+export function av1CodecString(av1C: Uint8Array): string {
+	// marker (1) + version (7) = 0x81; then profile (3) + level (5); then tier, high_bitdepth,
+	// twelve_bit, monochrome, subsampling x/y, chroma sample position.
+	if (av1C.length < 4 || av1C[0] !== 0x81) throw new ValidationError("Bad av1C record.");
+	const profile = av1C[1]! >> 5;
+	const level = av1C[1]! & 0x1f;
+	const tier = av1C[2]! & 0x80 ? "H" : "M";
+	const high = (av1C[2]! & 0x40) !== 0;
+	const twelve = (av1C[2]! & 0x20) !== 0;
+	const depth = high ? (twelve && profile === 2 ? 12 : 10) : 8;
+	return `av01.${profile}.${String(level).padStart(2, "0")}${tier}.${String(depth).padStart(2, "0")}`;
+}
+
 function sampleEntryCodec(buf: Buffer, entry: Box): string {
 	switch (entry.type) {
 		case "avc1":
@@ -44,6 +62,11 @@ function sampleEntryCodec(buf: Buffer, entry: Box): string {
 			if (!avcC) throw new ValidationError("avc1 sample entry without avcC.");
 			return avcCodecString(buf.subarray(avcC.start, avcC.end), entry.type);
 		}
+		case "av01": {
+			const av1C = boxes(buf, entry.start + 78, entry.end).find(b => b.type === "av1C");
+			if (!av1C) throw new ValidationError("av01 sample entry without av1C.");
+			return av1CodecString(buf.subarray(av1C.start, av1C.end));
+		}
 		case "mp4a": {
 			// AudioSampleEntry (version 0): 8 bytes + 20 bytes of sound fields.
 			const esds = boxes(buf, entry.start + 28, entry.end).find(b => b.type === "esds");
@@ -51,7 +74,7 @@ function sampleEntryCodec(buf: Buffer, entry: Box): string {
 			return mp4aCodecString(buf.subarray(esds.start + 4, esds.end));
 		}
 		default:
-			// hvc1, av01, Opus…: not produced by this pipeline yet; name the sample entry at least.
+			// hvc1, Opus…: not produced by this pipeline yet; name the sample entry at least.
 			return entry.type;
 	}
 }

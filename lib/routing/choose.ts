@@ -5,6 +5,10 @@
  * - Heavy job (cost > HEAVY_JOB_COST): the earliest expected finish, (cost queued there + this
  *   job's cost) ÷ node speed, among nodes with a verified hardware encoder or the `gpu` label;
  *   among all nodes when none of those can take it.
+ * - A job with AV1 rungs (`av1Cost` > 0): the earliest expected finish with each codec's part
+ *   priced by the node's speed for that codec, among nodes with a verified AV1 NVENC when one has
+ *   room (hardware AV1 first), else among nodes whose SVT-AV1 test encode passed (or that were
+ *   not probed), else among all.
  * - Light job (or unknown cost): the lowest load ratio, running ÷ maxJobs.
  * - A node at its max jobs (or draining) is passed over while another has room; when all are
  *   full the same rules pick among all (the node answers busy and the queue retries).
@@ -37,6 +41,8 @@ export interface RouteJob {
 	/** pixels × frames × rungs; null when unknown (routed as light). */
 	cost: number | null;
 	heavyJobCost: number;
+	/** The AV1 rungs' pixels × frames × rungs (0 or absent: an H.264-only job). */
+	av1Cost?: number | null;
 }
 
 /** The router's answer. */
@@ -47,6 +53,8 @@ export interface RouteDecision {
 	reason: string;
 	/** Seconds, for heavy jobs. */
 	expectedFinishSec?: number;
+	/** The job with AV1 rungs was placed by AV1 speed. */
+	av1?: boolean;
 }
 
 /** The node's maxJobs: its latest report, else what it advertised, else 1. */
@@ -78,7 +86,7 @@ export function isCapable(n: CandidateNode): boolean {
  * Node speed in pixels per second: its score (libx264 fps on the 720p test clip), or the test
  * encode's fps of the hardware encoder its ladder uses when that is faster.
  */
-export function nodeSpeed(n: CandidateNode): number {
+export function nodeSpeed(n: Pick<CandidateNode, "caps">): number {
 	const caps = n.caps ?? {};
 	let fps = typeof caps.score === "number" && caps.score > 0 ? caps.score : DEFAULT_SCORE;
 	const hw = caps.encoder ? caps.encoderFps?.[caps.encoder] : undefined;
@@ -86,9 +94,45 @@ export function nodeSpeed(n: CandidateNode): number {
 	return fps * SCORE_PIXELS;
 }
 
-/** Expected seconds until this job would be done there: (queued + cost) ÷ speed. */
-export function expectedFinish(n: CandidateNode, cost: number): number {
-	return (n.load.queuedCost + cost) / nodeSpeed(n);
+/** The AV1 score assumed for an unprobed node (SVT-AV1 at a fast preset: ~¼ of x264 veryfast). */
+export const DEFAULT_AV1_SCORE = DEFAULT_SCORE / 4;
+
+/** Whether the node verified an AV1 encoder: "hw" (AV1 NVENC), "sw" (SVT-AV1), or null. */
+export function av1Kind(n: Pick<CandidateNode, "caps">): "hw" | "sw" | null {
+	const enc = n.caps?.encoders;
+	if (!Array.isArray(enc)) return null;
+	if (enc.includes("av1_nvenc")) return "hw";
+	if (enc.includes("libsvtav1")) return "sw";
+	return null;
+}
+
+/**
+ * AV1 speed in pixels per second: the test encode's fps of AV1 NVENC where it passed, else of
+ * SVT-AV1; DEFAULT_AV1_SCORE for a node that published no probe.
+ */
+export function av1Speed(n: Pick<CandidateNode, "caps">): number {
+	const fps = n.caps?.encoderFps ?? {};
+	const hw = av1Kind(n) === "hw" ? fps.av1_nvenc : undefined;
+	const sw = fps.libsvtav1;
+	const best = typeof hw === "number" && hw > 0 ? hw : typeof sw === "number" && sw > 0 ? sw : 0;
+	return (best > 0 ? best : DEFAULT_AV1_SCORE) * SCORE_PIXELS;
+}
+
+/**
+ * Expected seconds until this job would be done there: (queued + cost) ÷ speed, plus the AV1
+ * part ÷ the node's AV1 speed.
+ */
+export function expectedFinish(n: CandidateNode, cost: number, av1Cost = 0): number {
+	const h264 = (n.load.queuedCost + cost) / nodeSpeed(n);
+	return av1Cost > 0 ? h264 + av1Cost / av1Speed(n) : h264;
+}
+
+/**
+ * The cost to book on a node for a job: its H.264 cost plus the AV1 part in H.264-speed units of
+ * that node, so `queuedCost ÷ nodeSpeed` stays the node's backlog in seconds.
+ */
+export function bookedCost(n: Pick<CandidateNode, "caps">, cost: number, av1Cost = 0): number {
+	return av1Cost > 0 ? cost + (av1Cost * nodeSpeed(n)) / av1Speed(n) : cost;
 }
 
 /** Compares numbers with a relative tolerance, so float noise does not break a tie. */
@@ -129,6 +173,8 @@ export function chooseTranscoder(
 	opts: ChooseOptions = {},
 ): RouteDecision | null {
 	if (nodes.length === 0) return null;
+	if (job.av1Cost && job.av1Cost > 0 && job.cost !== null)
+		return chooseForAv1(nodes, { ...job, av1Cost: job.av1Cost, cost: job.cost }, opts);
 	const heavy = job.cost !== null && job.cost > job.heavyJobCost;
 	const cost = job.cost ?? 0;
 	// Plain loops, no sorting, no closures and no strings unless asked: this runs on every
@@ -171,6 +217,50 @@ export function chooseTranscoder(
 	if (heavy) decision.expectedFinishSec = bestKey;
 	if (opts.explain !== false)
 		decision.reason = explainChoice({ nodes, job, chosen, heavy, anyRoom, anyCapable });
+	return decision;
+}
+
+/** A job with AV1 rungs: earliest finish by per-codec speed, hardware AV1 first. */
+function chooseForAv1(
+	nodes: readonly CandidateNode[],
+	job: RouteJob & { cost: number; av1Cost: number },
+	opts: ChooseOptions,
+): RouteDecision {
+	const roomy = nodes.filter(hasRoom);
+	const pool = roomy.length ? roomy : [...nodes];
+	const hw = pool.filter(n => av1Kind(n) === "hw");
+	// A node that published no probe may have SVT-AV1 (it is in every build the project uses).
+	const sw = pool.filter(n => av1Kind(n) === "sw" || !Array.isArray(n.caps?.encoders));
+	const set = hw.length ? hw : sw.length ? sw : pool;
+	let best: CandidateNode | null = null;
+	let bestKey = 0;
+	for (const n of set) {
+		const key = expectedFinish(n, job.cost, job.av1Cost);
+		if (best !== null) {
+			const c = cmp(key, bestKey) || cmp(loadRatio(n), loadRatio(best)) || tieBreak(n, best);
+			if (c >= 0) continue;
+		}
+		best = n;
+		bestKey = key;
+	}
+	const chosen = best!;
+	const decision: RouteDecision = {
+		nodeID: chosen.nodeID,
+		heavy: true,
+		av1: true,
+		reason: "",
+		expectedFinishSec: bestKey,
+	};
+	if (opts.explain !== false) {
+		const others = set
+			.filter(n => n !== chosen)
+			.map(n => `${n.nodeID} ${expectedFinish(n, job.cost, job.av1Cost).toFixed(2)} s`);
+		decision.reason =
+			`AV1 rungs (cost ${formatCost(job.cost)} H.264 + ${formatCost(job.av1Cost)} AV1): earliest finish among ${hw.length ? "AV1 NVENC" : sw.length ? "SVT-AV1" : "all"} nodes: ` +
+			`${chosen.nodeID} ${bestKey.toFixed(2)} s (AV1 at ${formatCost(av1Speed(chosen))} px/s, H.264 at ${formatCost(nodeSpeed(chosen))} px/s)` +
+			(others.length ? `; others: ${others.join(", ")}` : "") +
+			(roomy.length ? "" : `; all ${nodes.length} node(s) full`);
+	}
 	return decision;
 }
 

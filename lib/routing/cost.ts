@@ -23,3 +23,16 @@ export function estimateJobCost(source: SourceInfo | null | undefined): number |
 	}
 	return Math.round(v.width * v.height * frames * rungs);
 }
+
+/**
+ * The AV1 share of a job whose ladder adds AV1 rungs (`codecs` includes "av1"): the same pixels ×
+ * frames × rungs as its H.264 part (the AV1 rungs mirror the H.264 ones), priced by the node's
+ * AV1 speed. 0 for an H.264-only job; null when the cost is unknown.
+ */
+export function estimateAv1Cost(
+	source: SourceInfo | null | undefined,
+	codecs: readonly string[] | null | undefined,
+): number | null {
+	if (!codecs?.includes("av1")) return 0;
+	return estimateJobCost(source);
+}

@@ -2,6 +2,7 @@
  * The operator's view of the transcoders and the job queue, as table rows (the REPL's
  * `transcoders` and `jobs` commands draw them). Pure.
  */
+import { codecOfEncoder } from "../capabilities/encoders";
 import type { TranscoderCapabilities } from "../capabilities/types";
 import type { NodeLoad } from "./load-book";
 
@@ -22,8 +23,30 @@ export const TRANSCODER_COLUMNS = [
 	"Verified encoders",
 	"Labels",
 	"Score",
+	"Speed by codec (fps)",
 	"Load/Max",
 ] as const;
+
+/**
+ * Each codec's best verified encoder and its test-encode fps, e.g. "h264 50 (libx264) ·
+ * av1 20 (libsvtav1)": what the router prices H.264 and AV1 work by.
+ */
+export function codecSpeeds(caps: Partial<TranscoderCapabilities>): string {
+	const fps = caps.encoderFps ?? {};
+	const best = new Map<string, { encoder: string; fps: number }>();
+	for (const [encoder, v] of Object.entries(fps)) {
+		const codec = codecOfEncoder(encoder);
+		if (!codec || typeof v !== "number") continue;
+		const had = best.get(codec);
+		if (!had || v > had.fps) best.set(codec, { encoder, fps: v });
+	}
+	return (
+		["h264", "hevc", "av1"]
+			.filter(c => best.has(c))
+			.map(c => `${c} ${best.get(c)!.fps.toFixed(1)} (${best.get(c)!.encoder})`)
+			.join(" · ") || "-"
+	);
+}
 
 /** Rows of the `transcoders` table, sorted by node id. */
 export function buildTranscoderRows(views: readonly TranscoderView[]): string[][] {
@@ -40,6 +63,7 @@ export function buildTranscoderRows(views: readonly TranscoderView[]): string[][
 				Array.isArray(c.encoders) && c.encoders.length ? c.encoders.join(", ") : "-",
 				Array.isArray(c.labels) && c.labels.length ? c.labels.join(", ") : "-",
 				typeof c.score === "number" ? c.score.toFixed(1) : "-",
+				codecSpeeds(c),
 				`${v.load ? v.load.running : "?"}/${max ?? "?"}`,
 			];
 		});

@@ -38,6 +38,8 @@ export interface Rendition {
 	bandwidth?: number;
 	averageBandwidth?: number;
 	codecs?: string;
+	/** "h264" or "av1" (absent: h264, videos transcoded before AV1 rungs existed). */
+	codec?: "h264" | "av1";
 	playlist?: string;
 }
 
@@ -64,6 +66,11 @@ export interface Video {
 	attempt?: number;
 	/** The attempt whose outputs are published (`videos/<id>/v<n>/`); null/absent: none yet. */
 	outputVersion?: number | null;
+	/**
+	 * How the ladder was chosen (lib/ffmpeg/per-title `storedLadder`): mode, codecs, the
+	 * complexity probe's numbers and each rung's bitrate and predicted quality.
+	 */
+	ladder?: Record<string, any> | null;
 	/** The upload's probe (lib/ffmpeg SourceInfo), recorded at probe time. */
 	source?: Record<string, any> | null;
 	/**

@@ -49,7 +49,15 @@ function fakeRunner(host: Host): { run: CommandRunner; calls: string[][] } {
 		if (args.includes("-hwaccels")) return ok(fixture("ffmpeg-5.1-hwaccels.txt"));
 		if (args.includes("-filters")) return ok(host.filters ?? fixture("ffmpeg-5.1-filters.txt"));
 		const encoder = args[args.indexOf("-c:v") + 1]!;
-		return host.encode?.[encoder] ?? (encoder === "libx264" ? ok("", 1200) : fail("?"));
+		return (
+			host.encode?.[encoder] ??
+			(encoder === "libx264"
+				? ok("", 1200)
+				: // SVT-AV1: 15 frames (half a second of the clip) in 750 ms = 20 fps
+					encoder === "libsvtav1"
+					? ok("", 750)
+					: fail("?"))
+		);
 	};
 	return { run, calls };
 }
@@ -72,7 +80,7 @@ describe("probeCapabilities", () => {
 			cpus: 16,
 			cpuModel: "AMD EPYC 9454",
 			gpus: [],
-			encoders: ["libx264"],
+			encoders: ["libx264", "libsvtav1"],
 			hwaccels: ["vdpau", "cuda", "vaapi", "qsv", "drm", "opencl", "vulkan"],
 			maxJobs: 2,
 			score: 50,
@@ -87,9 +95,21 @@ describe("probeCapabilities", () => {
 			h264_vaapi: "No VA display found for device /dev/dri/renderD128.",
 			h264_qsv: "Error initializing an internal MFX session: unsupported (-3)",
 		});
-		// one test encode per listed hardware encoder (no av1_nvenc in 5.1), then the score
+		// one test encode per listed hardware encoder (no av1_nvenc in 5.1), then the score, then
+		// SVT-AV1's speed (the AV1 rungs' encoder) at the AV1 preset on half a second of the clip
 		const encodes = calls.filter(c => c.includes("-c:v")).map(c => c[c.indexOf("-c:v") + 1]);
-		expect(encodes).toEqual(["h264_nvenc", "hevc_nvenc", "h264_vaapi", "h264_qsv", "libx264"]);
+		expect(encodes).toEqual([
+			"h264_nvenc",
+			"hevc_nvenc",
+			"h264_vaapi",
+			"h264_qsv",
+			"libx264",
+			"libsvtav1",
+		]);
+		expect(caps.encoderFps).toEqual({ libx264: 50, libsvtav1: 20 });
+		const av1 = calls.find(c => c.includes("libsvtav1"))!.join(" ");
+		expect(av1).toContain("-frames:v 15");
+		expect(av1).toContain("-preset 10");
 		const score = calls.find(c => c.includes("libx264"))!;
 		expect(score.join(" ")).toContain("-preset veryfast -threads 1");
 		expect(score.join(" ")).toContain("-frames:v 60");
@@ -105,7 +125,7 @@ describe("probeCapabilities", () => {
 		expect(caps.gpus).toEqual([
 			{ index: 0, name: "NVIDIA H100 80GB HBM3", memoryMiB: 81559, driver: "550.90.07" },
 		]);
-		expect(caps.encoders).toEqual(["libx264"]);
+		expect(caps.encoders).toEqual(["libx264", "libsvtav1"]);
 		expect(caps.encoder).toBe("libx264");
 		expect(caps.rejected.h264_nvenc).toBe(
 			"OpenEncodeSessionEx failed: unsupported device (2): (no details)",
@@ -125,6 +145,7 @@ describe("probeCapabilities", () => {
 		});
 		const caps = await probeCapabilities({ ...base, run });
 		expect(caps.gpus).toHaveLength(3);
+		// ffmpeg 6.1's list (recorded on a build without SVT-AV1): no software AV1 here
 		expect(caps.encoders).toEqual(["libx264", "h264_nvenc", "hevc_nvenc"]);
 		expect(caps.encoderFps).toEqual({ libx264: 50, h264_nvenc: 100, hevc_nvenc: 50 });
 		expect(caps.rejected).toHaveProperty("av1_nvenc");

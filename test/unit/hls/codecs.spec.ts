@@ -1,5 +1,11 @@
 import { ValidationError } from "../../../lib/errors";
-import { avcCodecString, readInitSegmentCodecs } from "../../../lib/hls/codecs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { av1CodecString, avcCodecString, readInitSegmentCodecs } from "../../../lib/hls/codecs";
+import { detectFfmpeg, FFMPEG } from "../../helpers/media";
 
 /** An ISO BMFF box: 32-bit size, four-character type, payload. */
 function box(type: string, ...payload: Buffer[]): Buffer {
@@ -43,6 +49,9 @@ function init(entry: Buffer): Buffer {
 
 const avc1 = (p: number, c: number, l: number): Buffer => box("avc1", zeros(78), avcC(p, c, l));
 const mp4a = (oti: number, asc: number[]): Buffer => box("mp4a", zeros(28), esds(oti, asc));
+/** av1C: marker+version 0x81, profile<<5 | level, tier/bit-depth/subsampling flags, 0. */
+const av01 = (profile: number, level: number, flags: number): Buffer =>
+	box("av01", zeros(78), box("av1C", Buffer.from([0x81, (profile << 5) | level, flags, 0])));
 
 describe("readInitSegmentCodecs", () => {
 	it.each([
@@ -53,6 +62,10 @@ describe("readInitSegmentCodecs", () => {
 		["AAC-LC", mp4a(0x40, [0x11, 0x90]), "mp4a.40.2"],
 		["HE-AAC", mp4a(0x40, [0x2b, 0x92, 0x08, 0x00]), "mp4a.40.5"],
 		["AAC with an escaped object type (xHE-AAC, 42)", mp4a(0x40, [0xf9, 0x40]), "mp4a.40.42"],
+		// 0x0c: 4:2:0 (subsampling x and y), main tier, 8-bit
+		["AV1 Main 4.0 8-bit", av01(0, 8, 0x0c), "av01.0.08M.08"],
+		["AV1 Main 5.1 high tier 10-bit", av01(0, 13, 0x80 | 0x40 | 0x0c), "av01.0.13H.10"],
+		["AV1 Professional 12-bit", av01(2, 9, 0x40 | 0x20), "av01.2.09M.12"],
 	])("%s → %s", (_what, entry, codec) => {
 		expect(readInitSegmentCodecs(init(entry))).toEqual([codec]);
 	});
@@ -77,6 +90,45 @@ describe("readInitSegmentCodecs", () => {
 			readInitSegmentCodecs(Buffer.concat([whole, Buffer.from([0, 0, 1, 0, 0x6d])])),
 		).toEqual(["avc1.640028"]);
 	});
+});
+
+describe("av1CodecString", () => {
+	it("refuses a record without the marker bit", () => {
+		expect(() => av1CodecString(Buffer.from([0x01, 0, 0, 0]))).toThrow(ValidationError);
+		expect(() => readInitSegmentCodecs(init(box("av01", zeros(78))))).toThrow(ValidationError);
+	});
+
+	const ff = detectFfmpeg();
+	(ff.ok ? it : it.skip)(
+		"reads the init segment SVT-AV1 + ffmpeg's CMAF muxer really write",
+		() => {
+			const dir = mkdtempSync(join(tmpdir(), "sg-av1-init-"));
+			try {
+				// 8 frames of 320x180 (level 2.0 by size) through the dash muxer, as the ladder does.
+				execFileSync(
+					FFMPEG,
+					[
+						...["-hide_banner", "-nostdin", "-loglevel", "error", "-y"],
+						...["-f", "lavfi", "-i", "testsrc2=s=320x180:r=30", "-frames:v", "8"],
+						...["-pix_fmt", "yuv420p", "-c:v", "libsvtav1", "-preset", "12"],
+						...["-f", "dash", "-dash_segment_type", "mp4"],
+						...["-init_seg_name", "init.m4s", "-media_seg_name", "c-$Number$.m4s"],
+						join(dir, "m.mpd"),
+					],
+					{ stdio: ["ignore", "ignore", "pipe"] },
+				);
+				const codecs = readInitSegmentCodecs(readFileSync(join(dir, "init.m4s")));
+				expect(codecs).toHaveLength(1);
+				expect(codecs[0]).toMatch(/^av01\.0\.\d\dM\.08$/);
+				// ffmpeg's own MPD writer names the same profile, level, tier and depth.
+				const mpd = readFileSync(join(dir, "m.mpd"), "utf8");
+				expect(mpd).toContain(`codecs="${codecs[0]}"`);
+			} finally {
+				rmSync(dir, { recursive: true, force: true });
+			}
+		},
+		60_000,
+	);
 });
 
 describe("avcCodecString", () => {
