@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { buildLadder, isAudioRung, isVideoRung } from "../lib/ffmpeg";
 import { buildLiveArgs } from "../lib/live/args";
-import { PLAYER_LIVE_SYNC_SEGMENTS } from "../lib/live/playlists";
+import { PLAYER_LIVE_CONFIG, PLAYER_LIVE_SYNC_SEGMENTS } from "../lib/live/playlists";
 import { liveSource } from "../lib/live/source";
 import { signIn } from "../test/helpers/auth";
 import { launchChromium, requireChromiumOrSkip } from "../test/helpers/browser";
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
 					`<video id="v" muted autoplay playsinline></video><script>${hlsJs}</script>`,
 				);
 				await page.evaluate(`(() => {
-					const hls = new Hls({ liveSyncDurationCount: ${PLAYER_LIVE_SYNC_SEGMENTS} });
+					const hls = new Hls(${JSON.stringify(PLAYER_LIVE_CONFIG)});
 					window.hls = hls;
 					hls.loadSource(${JSON.stringify(hlsUrl)});
 					hls.attachMedia(document.getElementById("v"));

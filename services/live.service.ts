@@ -14,18 +14,13 @@ import type net from "node:net";
 import { can } from "../lib/auth/roles";
 import { loadConfig } from "../lib/config";
 import { ConflictError, ForbiddenError, UnauthorizedError } from "../lib/errors";
-import { buildLadder, isAudioRung, isVideoRung, outputFps, type Rung } from "../lib/ffmpeg";
-import { parseStreamKey, rtmpUrl, streamKeyFor } from "../lib/live/key";
-import { LiveFeed, createRelayServer } from "../lib/live/relay";
-import { createRtmpServer, type PublishSink, type RtmpPublishRequest } from "../lib/live/rtmp";
-import { livePrefix, type RenditionReport } from "../lib/live/runner";
-import { liveSource, readStreamMetadata } from "../lib/live/source";
-import { LiveStreamState } from "../lib/live/stream";
-import type { StreamMetadata, FlvTag } from "../lib/live/flv";
+import { rtmpUrl, streamKeyFor } from "../lib/live/key";
+import { LiveOwner } from "../lib/live/owner";
+import { createRelayServer } from "../lib/live/relay";
+import { createRtmpServer } from "../lib/live/rtmp";
+import type { RenditionReport } from "../lib/live/runner";
 import { METRICS } from "../lib/monitor/metrics";
-import { pointInto } from "../lib/outputs/versions";
 import { resolvePlaybackSecret } from "../lib/playback/secret";
-import type { SourceInfo } from "../lib/ffmpeg/probe";
 import { ID_PATTERN, LIMITS, type Video } from "../lib/videos/video";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { createStorageMixin } from "../mixins/storage.mixin";
@@ -50,36 +45,6 @@ export interface LiveCreated {
 	id: string;
 	streamKey: string;
 	ingest: { rtmp: string };
-}
-
-/** One stream this node owns (its publisher is connected here). */
-interface Stream {
-	id: string;
-	owner: string;
-	record: boolean;
-	keyVersion: number;
-	feed: LiveFeed;
-	publisher: RtmpPublishRequest;
-	meta: StreamMetadata;
-	hasAudio: boolean;
-	source: SourceInfo | null;
-	rungs: Rung[];
-	fps: number;
-	state: LiveStreamState | null;
-	epoch: number;
-	node: string | null;
-	encoder: string | null;
-	placing: boolean;
-	connectedAt: number;
-	lastProgressAt: number;
-	onAir: boolean;
-	publisherGone: boolean;
-	endRequested: boolean;
-	finishing: Promise<void> | null;
-	drainTimer: NodeJS.Timeout | null;
-	writes: Promise<void>;
-	bitrate: { at: number; bytes: number; bps: number };
-	grants: number[];
 }
 
 function viewerOf(ctx: Context<any, any>): { address: string; roles: string[] } | null {
@@ -218,19 +183,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 		/** This node's streams (REPL `lives`, admin): stream, node, rungs, viewers, uptime. */
 		streams: {
 			handler() {
-				const now = Date.now();
-				return [...(this.streams as Map<string, Stream>).values()].map(s => ({
-					id: s.id,
-					ingest: this.broker.nodeID,
-					node: s.node,
-					epoch: s.epoch,
-					onAir: s.onAir,
-					rungs: s.rungs.filter(isVideoRung).map(r => r.name),
-					viewers: s.grants.filter(t => now - t < 120_000).length,
-					uptimeSec: Math.round((now - s.connectedAt) / 1000),
-					ingestKbps: Math.round(s.bitrate.bps / 1000),
-					segments: s.state?.videoSegments.length ?? 0,
-				}));
+				return this.owner.views();
 			},
 		},
 
@@ -252,45 +205,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 					reports: RenditionReport[];
 				}>,
 			): Promise<{ accepted: boolean }> {
-				const s: Stream | undefined = this.streams.get(ctx.params.id);
-				// A stale epoch (re-placed meanwhile) is not listed; its run is told to stop.
-				if (!s || s.epoch !== ctx.params.epoch) {
-					if (ctx.params.node)
-						void this.broker
-							.call(
-								"transcoder.liveStop",
-								{ id: ctx.params.id, epoch: ctx.params.epoch },
-								{ nodeID: ctx.params.node },
-							)
-							.catch(() => {});
-					return { accepted: false };
-				}
-				const fresh = s.state!.add(ctx.params.epoch, ctx.params.reports);
-				if (ctx.params.encoder) s.encoder = ctx.params.encoder;
-				s.lastProgressAt = Date.now();
-				const now = Date.now();
-				for (const seg of s.state!.videoSegments.slice(-fresh || 0).slice(0, fresh))
-					this.broker.metrics.observe(
-						METRICS.liveSegmentLatency.name,
-						Math.max(0, (now - (seg.pdtMs + seg.duration * 1000)) / 1000),
-					);
-				await this.writeManifests(s, false);
-				if (!s.onAir && s.state!.complete) {
-					s.onAir = true;
-					await this.broker
-						.call("metadata.setLive", {
-							id: s.id,
-							live: { startedAt: Date.now(), node: s.node },
-						})
-						.catch(() => {});
-					await this.broker
-						.call("metadata.setStatus", { id: s.id, status: "live", from: ["idle"] })
-						.catch((err: Error) =>
-							this.logger.warn(`live ${s.id}: could not go live: ${err.message}`),
-						);
-					this.logger.info(`live ${s.id}: on air (${s.node})`);
-				}
-				return { accepted: true };
+				return this.owner.segments(ctx.params);
 			},
 		},
 
@@ -305,13 +220,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 			async handler(
 				ctx: Context<{ id: string; epoch: number; reason: string; message?: string }>,
 			) {
-				const s: Stream | undefined = this.streams.get(ctx.params.id);
-				if (!s || s.epoch !== ctx.params.epoch) return { ok: true };
-				this.logger.info(
-					`live ${s.id}: epoch ${s.epoch} on ${s.node} ended (${ctx.params.reason}${ctx.params.message ? `: ${ctx.params.message}` : ""})`,
-				);
-				if (s.publisherGone) void this.finish(s);
-				else void this.replace(s, `its transcoder run ended (${ctx.params.reason})`);
+				this.owner.epochEnded(ctx.params);
 				return { ok: true };
 			},
 		},
@@ -320,36 +229,23 @@ const LiveService: ServiceSchema<LiveSettings> = {
 	events: {
 		/** The owner rotated a key: a publisher still using an older one is dropped. */
 		"live.keyRotated"(ctx: Context<{ id: string; keyVersion: number }>) {
-			const s: Stream | undefined = this.streams.get(ctx.params.id);
-			if (s && s.keyVersion < ctx.params.keyVersion)
-				s.publisher.disconnect("the stream key was rotated");
+			this.owner.keyRotated(ctx.params.id, ctx.params.keyVersion);
 		},
 		/** The owner ended the stream. */
 		"live.endRequested"(ctx: Context<{ id: string }>) {
-			const s: Stream | undefined = this.streams.get(ctx.params.id);
-			if (!s) return;
-			s.endRequested = true;
-			s.publisher.disconnect("the stream was ended by its owner");
+			this.owner.endRequested(ctx.params.id);
 		},
 		/** A playback grant for a live video (the REPL's viewer count). */
 		"live.viewer"(ctx: Context<{ id: string }>) {
-			const s: Stream | undefined = this.streams.get(ctx.params.id);
-			if (s) s.grants = [...s.grants.filter(t => Date.now() - t < 120_000), Date.now()];
+			this.owner.viewer(ctx.params.id);
 		},
 		/** A deleted video's stream stops, unrecorded. */
 		"video.deleted"(ctx: Context<{ id: string }>) {
-			const s: Stream | undefined = this.streams.get(ctx.params.id);
-			if (!s) return;
-			s.record = false;
-			s.publisher.disconnect("the video was deleted");
+			this.owner.endRequested(ctx.params.id, { deleted: true });
 		},
 		/** A node left: every stream it carried is re-placed at once. */
 		"$node.disconnected"(ctx: Context<{ node: { id: string } }>) {
-			for (const s of this.streams.values() as Iterable<Stream>)
-				if (s.node === ctx.params.node.id) {
-					if (s.publisherGone) void this.finish(s);
-					else void this.replace(s, `its transcoder node ${s.node} left`);
-				}
+			this.owner.nodeLeft(ctx.params.node.id);
 		},
 	},
 
@@ -396,315 +292,6 @@ const LiveService: ServiceSchema<LiveSettings> = {
 			const addr = this.rtmp?.address() as net.AddressInfo | null;
 			return addr?.port ?? this.settings.rtmpPort;
 		},
-
-		/** RTMP `publish`: the key decides, before anything is created. */
-		async authorize(req: RtmpPublishRequest): Promise<PublishSink | string> {
-			if (req.app !== "live")
-				return `Unknown application '${req.app.slice(0, 40)}'; use /live.`;
-			const parsed = parseStreamKey(this.secret, req.key);
-			if (!parsed) return "Unknown stream key.";
-			const video: Video | null = await this.broker
-				.call<Video, { id: string }>("metadata.get", { id: parsed.id })
-				.catch((err: any) => {
-					if (err?.code === 404) return null;
-					throw err;
-				});
-			if (!video || video.kind !== "live") return "Unknown stream key.";
-			if (video.live!.keyVersion !== parsed.version)
-				return "This stream key was replaced; use the current one.";
-			if (video.status !== "idle") return `This stream is ${video.status}.`;
-			if (this.streams.has(video.id)) return "This stream is already being published.";
-			const s: Stream = {
-				id: video.id,
-				owner: video.owner,
-				record: video.live!.record,
-				keyVersion: parsed.version,
-				feed: new LiveFeed(),
-				publisher: req,
-				meta: {},
-				hasAudio: false,
-				source: null,
-				rungs: [],
-				fps: 30,
-				state: null,
-				epoch: 0,
-				node: null,
-				encoder: null,
-				placing: false,
-				connectedAt: Date.now(),
-				lastProgressAt: Date.now(),
-				onAir: false,
-				publisherGone: false,
-				endRequested: false,
-				finishing: null,
-				drainTimer: null,
-				writes: Promise.resolve(),
-				bitrate: { at: Date.now(), bytes: 0, bps: 0 },
-				grants: [],
-			};
-			this.streams.set(s.id, s);
-			void this.broker
-				.call("metadata.setLive", { id: s.id, live: { ingestNode: this.broker.nodeID } })
-				.catch(() => {});
-			this.logger.info(`live ${s.id}: publisher connected from ${req.remoteAddress}`);
-			return {
-				onTag: (tag: FlvTag) => this.onTag(s, tag),
-				onEnd: (reason: string) => this.onPublisherEnd(s, reason),
-			};
-		},
-
-		onTag(s: Stream, tag: FlvTag) {
-			if (tag.type === 18) s.meta = { ...s.meta, ...readStreamMetadata(tag.data) };
-			if (tag.type === 8) s.hasAudio = true;
-			s.feed.push(tag);
-			if (s.epoch === 0 && !s.placing && s.feed.buffer.ready) void this.place(s, undefined);
-		},
-
-		/** Places (or re-places) the stream's live ladder through the router: a new epoch. */
-		async place(s: Stream, fromWallMs: number | undefined, avoid: string[] = []) {
-			if (s.placing || s.publisherGone) return;
-			s.placing = true;
-			try {
-				if (!s.source) {
-					s.hasAudio ||= s.meta.audioCodecId !== undefined;
-					s.source = liveSource(s.meta, s.hasAudio);
-					s.rungs = buildLadder(s.source);
-					s.fps = outputFps(s.source);
-					s.state = new LiveStreamState({
-						rungs: s.rungs.filter(isVideoRung),
-						audio: s.rungs.find(isAudioRung) ?? null,
-						fps: s.fps,
-						segmentSeconds: this.settings.segmentSeconds,
-						windowSegments: this.settings.windowSegments,
-					});
-				}
-				for (let attempt = 1; !s.publisherGone; attempt++) {
-					const epoch = s.epoch + 1;
-					try {
-						const res: { nodeID: string } = await this.broker.call(
-							"transcoder.liveStart",
-							{
-								id: s.id,
-								epoch,
-								owner: this.broker.nodeID,
-								relay: {
-									host: this.settings.relayHost,
-									port: (this.relay.address() as net.AddressInfo).port,
-									token: s.feed.token,
-									...(fromWallMs !== undefined ? { fromWallMs } : {}),
-								},
-								source: s.source,
-								rungs: s.rungs,
-								fps: s.fps,
-								...(avoid.length ? { avoid } : {}),
-							},
-						);
-						s.epoch = epoch;
-						s.node = res.nodeID;
-						s.lastProgressAt = Date.now();
-						this.logger.info(`live ${s.id}: epoch ${epoch} placed on ${res.nodeID}`);
-						this.updateGauges();
-						if (s.onAir)
-							void this.broker
-								.call("metadata.setLive", { id: s.id, live: { node: res.nodeID } })
-								.catch(() => {});
-						return;
-					} catch (err) {
-						this.logger.warn(
-							`live ${s.id}: placing epoch ${epoch} failed (try ${attempt}): ${(err as Error).message}`,
-						);
-						await new Promise(r => setTimeout(r, Math.min(2000, 250 * attempt)));
-					}
-				}
-			} finally {
-				s.placing = false;
-			}
-		},
-
-		/** The transcoder died or stalled: stop what may be left of it, place a new epoch. */
-		async replace(s: Stream, why: string) {
-			if (s.placing || s.publisherGone) return;
-			const old = s.node;
-			const epoch = s.epoch;
-			this.logger.warn(`live ${s.id}: re-placing: ${why}`);
-			s.node = null;
-			if (old)
-				void this.broker
-					.call("transcoder.liveStop", { id: s.id, epoch }, { nodeID: old })
-					.catch(() => {});
-			await this.place(s, s.state?.lastEndWallMs ?? undefined, old ? [old] : []);
-		},
-
-		onPublisherEnd(s: Stream, reason: string) {
-			if (s.publisherGone) return;
-			s.publisherGone = true;
-			this.logger.info(`live ${s.id}: publisher gone (${reason})`);
-			// The transcoder reads to the end of the feed, flushes its last segments and reports.
-			s.feed.end();
-			if (!s.node) {
-				void this.finish(s);
-				return;
-			}
-			s.drainTimer = setTimeout(() => void this.finish(s), this.settings.drainMs);
-		},
-
-		/** Writes the manifests (in order: media playlists, MPD, then the master). */
-		writeManifests(s: Stream, ended: boolean): Promise<void> {
-			const files = s.state!.manifests({ ended, now: Date.now() });
-			const prefix = livePrefix(s.id);
-			const write = async () => {
-				for (const f of files)
-					await this.storage.put(`${prefix}${f.name}`, Buffer.from(f.body));
-			};
-			s.writes = s.writes.then(write, write);
-			return s.writes;
-		},
-
-		/** The stream is over: recorded → a VOD (processing → ready); not → removed. */
-		finish(s: Stream): Promise<void> {
-			s.finishing ??= (async () => {
-				if (s.drainTimer) clearTimeout(s.drainTimer);
-				this.streams.delete(s.id);
-				this.updateGauges();
-				const segments = s.state?.videoSegments.length ?? 0;
-				try {
-					if (!s.onAir || segments === 0) {
-						// Never on air: the stream stays idle for another try, unless it was ended.
-						if (s.endRequested)
-							await this.broker.call("metadata.remove", { id: s.id }).catch(() => {});
-						return;
-					}
-					await s.writes.catch(() => {});
-					await this.broker.call("metadata.setStatus", {
-						id: s.id,
-						status: "ended",
-						from: ["live"],
-					});
-					await this.broker
-						.call("metadata.setLive", { id: s.id, live: { endedAt: Date.now() } })
-						.catch(() => {});
-					if (!s.record) {
-						await this.broker.call("metadata.remove", { id: s.id });
-						this.logger.info(`live ${s.id}: ended; not recorded, removed`);
-						return;
-					}
-					await this.broker.call("metadata.setStatus", {
-						id: s.id,
-						status: "processing",
-						from: ["ended"],
-					});
-					// The recording: every segment, EXT-X-ENDLIST, a static MPD; then the
-					// top-level manifests lead into live/ like any VOD's pointers.
-					await this.writeManifests(s, true);
-					const files = s.state!.manifests({ ended: true, now: Date.now() });
-					for (const name of ["manifest.mpd", "master.m3u8"]) {
-						const f = files.find(x => x.name === name)!;
-						await this.storage.put(
-							`videos/${s.id}/${name}`,
-							Buffer.from(pointInto(name, f.body, "live")),
-						);
-					}
-					const top = s.rungs.filter(isVideoRung).at(-1)!;
-					await this.broker.call("metadata.setStatus", {
-						id: s.id,
-						status: "ready",
-						from: ["processing"],
-						result: {
-							duration: s.state!.duration,
-							width: top.width,
-							height: top.height,
-							renditions: s.state!.recordedRenditions(),
-							transcodedBy: s.node ?? null,
-							encoder: s.encoder ?? null,
-						},
-					});
-					this.logger.info(
-						`live ${s.id}: recorded ${s.state!.duration} s in ${s.state!.epochs.length} epoch(s); ready`,
-					);
-				} catch (err) {
-					this.logger.error(`live ${s.id}: finishing failed: ${(err as Error).message}`);
-					await this.broker
-						.call("metadata.setStatus", {
-							id: s.id,
-							status: "failed",
-							error: { code: "LIVE_FINISH_FAILED", message: (err as Error).message },
-						})
-						.catch(() => {});
-				}
-			})();
-			return s.finishing;
-		},
-
-		/**
-		 * A stream on air whose ingest node is gone (it crashed with its publisher) has no owner
-		 * left to finish it: it fails with a reason instead of staying live forever.
-		 */
-		async sweepOrphans() {
-			const rows: Video[] = await this.broker
-				.call<Video[], object>("metadata.byStatus", { status: ["live"], limit: 500 })
-				.catch(() => []);
-			const now = Date.now();
-			for (const v of rows) {
-				const ingest = v.live?.ingestNode;
-				if (!ingest || this.streams.has(v.id)) continue;
-				if (this.broker.registry.nodes.get(ingest)?.available) continue;
-				if (now - (v.updatedAt ?? now) < 30_000) continue;
-				this.logger.warn(`live ${v.id}: its ingest node ${ingest} is gone; the stream failed`);
-				await this.broker
-					.call("metadata.setStatus", {
-						id: v.id,
-						status: "failed",
-						from: ["live"],
-						error: {
-							code: "LIVE_INGEST_LOST",
-							message: `The ingest node holding the publisher (${ingest}) stopped; the stream could not be finished.`,
-						},
-					})
-					.catch(() => {});
-			}
-		},
-
-		/** Stall watchdog, bitrate and gauges, every second. */
-		tick() {
-			const now = Date.now();
-			for (const s of this.streams.values() as Iterable<Stream>) {
-				const dt = now - s.bitrate.at;
-				if (dt >= 2000) {
-					s.bitrate.bps = ((s.feed.bytesIn - s.bitrate.bytes) * 8 * 1000) / dt;
-					s.bitrate.bytes = s.feed.bytesIn;
-					s.bitrate.at = now;
-					this.broker.metrics.set(
-						METRICS.liveIngestBitrate.name,
-						Math.round(s.bitrate.bps),
-						{
-							stream: s.id,
-						},
-					);
-				}
-				if (
-					s.node &&
-					!s.placing &&
-					!s.publisherGone &&
-					now - s.lastProgressAt > this.settings.stallMs
-				)
-					void this.replace(
-						s,
-						`no segment from ${s.node} for ${Math.round((now - s.lastProgressAt) / 1000)} s`,
-					);
-			}
-		},
-		updateGauges() {
-			const byNode = new Map<string, number>();
-			for (const s of this.streams.values() as Iterable<Stream>)
-				if (s.node) byNode.set(s.node, (byNode.get(s.node) ?? 0) + 1);
-			for (const n of this.gaugeNodes as Set<string>)
-				if (!byNode.has(n))
-					this.broker.metrics.set(METRICS.liveStreams.name, 0, { node: n });
-			for (const [n, count] of byNode) {
-				this.gaugeNodes.add(n);
-				this.broker.metrics.set(METRICS.liveStreams.name, count, { node: n });
-			}
-		},
 	},
 
 	created() {
@@ -713,8 +300,6 @@ const LiveService: ServiceSchema<LiveSettings> = {
 			dataDir: config.dataDir,
 			clustered: !!config.transporter,
 		});
-		this.streams = new Map<string, Stream>();
-		this.gaugeNodes = new Set<string>();
 		for (const def of [
 			METRICS.liveStreams,
 			METRICS.liveIngestBitrate,
@@ -725,6 +310,30 @@ const LiveService: ServiceSchema<LiveSettings> = {
 					...def,
 					labelNames: [...((def as any).labelNames ?? [])],
 				} as any);
+		const metrics = this.broker.metrics;
+		this.owner = new LiveOwner({
+			nodeID: this.broker.nodeID,
+			secret: this.secret,
+			// As this service: parentless calls carry the node's own credential.
+			call: (action, params, opts) => this.broker.call(action, params, opts),
+			storage: this.storage,
+			logger: this.logger,
+			relayHost: this.settings.relayHost,
+			relayPort: () => (this.relay.address() as net.AddressInfo).port,
+			isNodeAvailable: id => this.broker.registry.nodes.get(id)?.available === true,
+			settings: {
+				windowSegments: this.settings.windowSegments,
+				stallMs: this.settings.stallMs,
+				segmentSeconds: this.settings.segmentSeconds,
+				drainMs: this.settings.drainMs,
+			},
+			metrics: {
+				segmentLatency: sec => metrics.observe(METRICS.liveSegmentLatency.name, sec),
+				ingestBitrate: (stream, bps) =>
+					metrics.set(METRICS.liveIngestBitrate.name, bps, { stream }),
+				streamsOn: (node, n) => metrics.set(METRICS.liveStreams.name, n, { node }),
+			},
+		});
 	},
 
 	async started() {
@@ -740,30 +349,28 @@ const LiveService: ServiceSchema<LiveSettings> = {
 				server.listen(port, host, () => resolve(true));
 			});
 		this.relay = createRelayServer({
-			feedOf: (id: string) => (this.streams.get(id) as Stream | undefined)?.feed ?? null,
+			feedOf: (id: string) => this.owner.streams.get(id)?.feed ?? null,
 			logger: this.logger,
 		});
 		await listen(this.relay, this.settings.relayPort, "0.0.0.0", "the relay");
 		this.rtmp = createRtmpServer({
-			authorize: req => this.authorize(req),
+			authorize: req => this.owner.authorize(req),
 			logger: this.logger,
 		});
 		if (await listen(this.rtmp, this.settings.rtmpPort, this.settings.rtmpBind, "RTMP"))
 			this.logger.info(
 				`live: RTMP ingest on ${this.settings.rtmpBind}:${this.rtmpPort()} (rtmp://${this.settings.ingestHost}:${this.rtmpPort()}/live/<key>), relay on ${this.settings.relayHost}:${(this.relay.address() as net.AddressInfo).port}`,
 			);
-		this.ticker = setInterval(() => this.tick(), 1000);
+		this.ticker = setInterval(() => this.owner.tick(), 1000);
 		this.ticker.unref();
-		this.sweeper = setInterval(() => void this.sweepOrphans(), 30_000);
+		this.sweeper = setInterval(() => void this.owner.sweepOrphans(), 30_000);
 		this.sweeper.unref();
 	},
 
 	async stopped() {
 		clearInterval(this.ticker);
 		clearInterval(this.sweeper);
-		for (const s of [...this.streams.values()] as Stream[])
-			s.publisher.disconnect("the ingest node is stopping");
-		await Promise.allSettled([...this.streams.values()].map((s: Stream) => this.finish(s)));
+		await this.owner.stopAll();
 		await new Promise(r => (this.rtmp?.listening ? this.rtmp.close(r) : r(null)));
 		await new Promise(r => (this.relay?.listening ? this.relay.close(r) : r(null)));
 	},

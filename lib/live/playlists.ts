@@ -13,6 +13,16 @@ import { ValidationError } from "../errors";
  */
 export const PLAYER_LIVE_SYNC_SEGMENTS = 2;
 
+/**
+ * The hls.js settings for live playback (web app and bench): start two segments behind the edge,
+ * and catch up by playing up to 1.25× faster when a stall left the player further behind (hls.js
+ * never catches up by default, so latency only grows).
+ */
+export const PLAYER_LIVE_CONFIG = {
+	liveSyncDurationCount: PLAYER_LIVE_SYNC_SEGMENTS,
+	maxLiveSyncPlaybackRate: 1.25,
+} as const;
+
 /** One media segment of one rendition. */
 export interface LiveSegment {
 	/** File name relative to the playlist. */
