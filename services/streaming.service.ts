@@ -22,6 +22,8 @@ const VERSION_TTL_MS = 2000;
 
 export interface StreamingSettings extends ServiceSettingSchema {
 	ttlSec: number;
+	/** PUBLIC_URL: playback URLs are absolute under it. */
+	publicUrl: string;
 }
 
 export interface PlaybackReply {
