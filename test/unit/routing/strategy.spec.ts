@@ -11,6 +11,7 @@ import { loadConfig } from "../../../lib/config";
 import { createBrokerOptions } from "../../../moleculer.config";
 import { loadBookFor } from "../../../broker/transcoder-strategy";
 import type { SourceInfo } from "../../../lib/ffmpeg";
+import { TEST_CLUSTER_SECRET } from "../../helpers/env";
 
 const HEAVY_JOB_COST = 50_000_000;
 
@@ -46,6 +47,8 @@ const config = loadConfig({
 	HEAVY_JOB_COST: String(HEAVY_JOB_COST),
 	METRICS_PORT: "off",
 	LOGLEVEL: "error",
+	// every node of the test cluster holds the cluster secret (the trust middleware)
+	CLUSTER_SECRET: TEST_CLUSTER_SECRET,
 });
 
 /** A broker with the project's options over the in-process Fake transporter. */
