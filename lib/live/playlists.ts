@@ -14,12 +14,13 @@ import { ValidationError } from "../errors";
 export const PLAYER_LIVE_SYNC_SEGMENTS = 2;
 
 /**
- * The hls.js settings for live playback (web app and bench): start two segments behind the edge,
- * and catch up by playing up to 1.25× faster when a stall left the player further behind (hls.js
- * never catches up by default, so latency only grows).
+ * The hls.js settings for live playback (web app and bench): start two segments behind the edge;
+ * up to one segment further behind, play up to 1.25× faster to get back (hls.js does not by
+ * default); more than four segments behind (a stall on a busy machine), jump back to the sync point.
  */
 export const PLAYER_LIVE_CONFIG = {
 	liveSyncDurationCount: PLAYER_LIVE_SYNC_SEGMENTS,
+	liveMaxLatencyDurationCount: 4,
 	maxLiveSyncPlaybackRate: 1.25,
 } as const;
 
