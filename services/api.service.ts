@@ -104,6 +104,12 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				next();
 			},
 		],
+		// `use` runs inside routes only; a request no route takes (the web app's own files: a
+		// module script is fetched with Origin) meets the global CORS check first. This public
+		// hook runs for every request before routing: the same same-origin rule there.
+		rootCallOptions(_options: unknown, req: Req) {
+			if (isSameOrigin(req.headers.origin, req.headers.host)) delete req.headers.origin;
+		},
 		cors: {
 			origin: config.corsOrigins,
 			methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],

@@ -329,8 +329,11 @@ const MetadataService: ServiceSchema = {
 				await this.adapter.updateMany({ _id: v.id }, { $inc: { views: 1 } });
 				this.broker.metrics.increment(METRICS.videoViews.name);
 				// Only this video's cached reads: a view must not empty every list's cache.
-				await this.broker.cacher?.clean(`${this.name}.show:${v.id}|**`);
-				await this.broker.cacher?.clean(`${this.name}.get:${v.id}`);
+				// Only this video's cached reads (a view must not empty every list's cache): the
+				// default keygen writes `<action>:"<id>"` (then `|<viewer>…` for `show`).
+				const id = JSON.stringify(v.id);
+				await this.broker.cacher?.clean(`${this.name}.show:${id}|**`);
+				await this.broker.cacher?.clean(`${this.name}.get:${id}`);
 				const now: Video = await this.load(v.id);
 				return { id: v.id, counted: true, views: now.views ?? 0 };
 			},

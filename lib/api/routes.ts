@@ -376,7 +376,7 @@ export const API_ROUTES: RouteDef[] = [
 		action: "api.oembed",
 		operationId: "getOembed",
 		result: "OEmbed",
-		errors: [404, 422, 501],
+		errors: [404, 422],
 		summary:
 			"oEmbed (https://oembed.com) for a watch or embed URL of this server: `url`, `maxwidth`, `maxheight`, `format=json` → a `video` with the iframe of /embed/<id>",
 		tag: "videos",

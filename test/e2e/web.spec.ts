@@ -255,7 +255,7 @@ const evmOk =
 			await page.goto(`${base}/watch/${videoId}`);
 			await page.getByRole("heading", { name: "Sunrise demo" }).waitFor();
 			await page.getByText("A test pattern at dawn.").waitFor();
-			await page.locator(".owner-line").getByText(admin.address).waitFor();
+			await page.locator(`.owner-line a.owner[data-address="${admin.address}"]`).waitFor();
 			const video = page.locator("video");
 			await video.waitFor();
 			// Autoplay is allowed by the launch flags; press Play if it has not started anyway.

@@ -264,6 +264,160 @@ export interface paths {
 		patch?: never;
 		trace?: never;
 	};
+	"/api/v1/videos/{id}/views": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		get?: never;
+		put?: never;
+		/** The player's view beacon after a few seconds of playback: counted once per viewer (signed-in address, else client address + user agent) per video per 6 hours → `{ counted, views }` */
+		post: operations["countView"];
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
+	"/api/v1/videos/{id}/captions/{lang}": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		get?: never;
+		/** Owner: a caption file for a language tag (`en`, `pt-BR`) as the body — WebVTT, or SRT (converted); listed in the HLS master (SUBTITLES group) and the DASH MPD (text AdaptationSet) */
+		put: operations["putCaption"];
+		post?: never;
+		/** Owner: remove a language's captions */
+		delete: operations["deleteCaption"];
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
+	"/api/v1/videos/{id}/thumbnail": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		get?: never;
+		/** Owner: an image (JPEG, PNG, WebP, GIF) as the body becomes the video's thumbnail (fitted into 1280×720, re-encoded) */
+		put: operations["putThumbnail"];
+		post?: never;
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
+	"/api/v1/profiles": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		/** Profiles of up to 50 addresses (`addresses`: comma-separated): display name (else ENS name), bio, avatar version */
+		get: operations["listProfiles"];
+		put?: never;
+		post?: never;
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
+	"/api/v1/profiles/{address}": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		/** One address's profile */
+		get: operations["getProfile"];
+		put?: never;
+		post?: never;
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
+	"/api/v1/profiles/{address}/avatar": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		/** The avatar (a 256×256 JPEG) */
+		get: operations["getAvatar"];
+		put?: never;
+		post?: never;
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
+	"/api/v1/profile": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		get?: never;
+		put?: never;
+		post?: never;
+		delete?: never;
+		options?: never;
+		head?: never;
+		/** The caller's own profile: `{ name?, bio? }` (an empty name falls back to the ENS name) */
+		patch: operations["updateProfile"];
+		trace?: never;
+	};
+	"/api/v1/profile/avatar": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		get?: never;
+		/** The caller's avatar: an image (JPEG, PNG, WebP, GIF) as the body, cropped and resized to a 256×256 JPEG */
+		put: operations["putAvatar"];
+		post?: never;
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
+	"/api/v1/oembed": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		/** oEmbed (https://oembed.com) for a watch or embed URL of this server: `url`, `maxwidth`, `maxheight`, `format=json` → a `video` with the iframe of /embed/<id> */
+		get: operations["getOembed"];
+		put?: never;
+		post?: never;
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
 	"/api/v1/live": {
 		parameters: {
 			query?: never;
@@ -572,6 +726,11 @@ export interface components {
 			source?: {
 				[key: string]: unknown;
 			} | null;
+			/** @description views counted (absent: none yet) */
+			views?: number;
+			captions?: components["schemas"]["CaptionTrack"][];
+			/** @description `custom` when the creator uploaded one */
+			thumbnail?: string;
 		};
 		VideoPage: {
 			rows: components["schemas"]["Video"][];
@@ -585,6 +744,56 @@ export interface components {
 		Deleted: {
 			id: string;
 			deleted: boolean;
+		};
+		ViewReply: {
+			id: string;
+			counted: boolean;
+			views: number;
+		};
+		CaptionTrack: {
+			/** @description language tag */
+			lang: string;
+			label: string;
+		};
+		CaptionList: {
+			id: string;
+			captions: components["schemas"]["CaptionTrack"][];
+		};
+		ThumbnailReply: {
+			id: string;
+			thumbnail: string;
+		};
+		Profile: {
+			address: string;
+			/** @description display name, else the ENS name */
+			name: string | null;
+			/** @enum {string|null} */
+			nameSource: "profile" | "ens" | null;
+			bio: string;
+			/** @description avatar version: GET /api/v1/profiles/<address>/avatar?v=<avatar> */
+			avatar: number | null;
+			ens: string | null;
+			updatedAt: number | null;
+		};
+		ProfileList: {
+			rows: components["schemas"]["Profile"][];
+		};
+		OEmbed: {
+			/** @constant */
+			version: "1.0";
+			/** @constant */
+			type: "video";
+			title: string;
+			author_name?: string;
+			author_url?: string;
+			provider_name: string;
+			provider_url: string;
+			html: string;
+			width: number;
+			height: number;
+			thumbnail_url?: string;
+			thumbnail_width?: number;
+			thumbnail_height?: number;
 		};
 		Playback: {
 			/**
@@ -1471,6 +1680,276 @@ export interface operations {
 			401: components["responses"]["E401"];
 			404: components["responses"]["E404"];
 			409: components["responses"]["E409"];
+			422: components["responses"]["E422"];
+			429: components["responses"]["E429"];
+			503: components["responses"]["E503"];
+		};
+	};
+	countView: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path: {
+				id: string;
+			};
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content: {
+					"application/json": components["schemas"]["ViewReply"];
+				};
+			};
+			401: components["responses"]["E401"];
+			404: components["responses"]["E404"];
+			409: components["responses"]["E409"];
+			422: components["responses"]["E422"];
+			429: components["responses"]["E429"];
+			503: components["responses"]["E503"];
+		};
+	};
+	putCaption: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path: {
+				id: string;
+				lang: string;
+			};
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content?: never;
+			};
+			400: components["responses"]["E400"];
+			401: components["responses"]["E401"];
+			403: components["responses"]["E403"];
+			404: components["responses"]["E404"];
+			413: components["responses"]["E413"];
+			422: components["responses"]["E422"];
+			503: components["responses"]["E503"];
+		};
+	};
+	deleteCaption: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path: {
+				id: string;
+				lang: string;
+			};
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content?: never;
+			};
+			401: components["responses"]["E401"];
+			403: components["responses"]["E403"];
+			404: components["responses"]["E404"];
+			422: components["responses"]["E422"];
+			503: components["responses"]["E503"];
+		};
+	};
+	putThumbnail: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path: {
+				id: string;
+			};
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content?: never;
+			};
+			400: components["responses"]["E400"];
+			401: components["responses"]["E401"];
+			403: components["responses"]["E403"];
+			404: components["responses"]["E404"];
+			413: components["responses"]["E413"];
+			422: components["responses"]["E422"];
+			503: components["responses"]["E503"];
+		};
+	};
+	listProfiles: {
+		parameters: {
+			query: {
+				addresses: string;
+			};
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content: {
+					"application/json": components["schemas"]["ProfileList"];
+				};
+			};
+			422: components["responses"]["E422"];
+			429: components["responses"]["E429"];
+			503: components["responses"]["E503"];
+		};
+	};
+	getProfile: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path: {
+				address: string;
+			};
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content: {
+					"application/json": components["schemas"]["Profile"];
+				};
+			};
+			422: components["responses"]["E422"];
+			429: components["responses"]["E429"];
+			503: components["responses"]["E503"];
+		};
+	};
+	getAvatar: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path: {
+				address: string;
+			};
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content?: never;
+			};
+			404: components["responses"]["E404"];
+			422: components["responses"]["E422"];
+			503: components["responses"]["E503"];
+		};
+	};
+	updateProfile: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		requestBody?: {
+			content: {
+				"application/json": {
+					name?: string;
+					bio?: string;
+				};
+			};
+		};
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content: {
+					"application/json": components["schemas"]["Profile"];
+				};
+			};
+			400: components["responses"]["E400"];
+			401: components["responses"]["E401"];
+			403: components["responses"]["E403"];
+			413: components["responses"]["E413"];
+			422: components["responses"]["E422"];
+			429: components["responses"]["E429"];
+			503: components["responses"]["E503"];
+		};
+	};
+	putAvatar: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content?: never;
+			};
+			400: components["responses"]["E400"];
+			401: components["responses"]["E401"];
+			403: components["responses"]["E403"];
+			413: components["responses"]["E413"];
+			422: components["responses"]["E422"];
+			503: components["responses"]["E503"];
+		};
+	};
+	getOembed: {
+		parameters: {
+			query: {
+				url: string;
+				maxwidth?: number;
+				maxheight?: number;
+				format?: string;
+			};
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content: {
+					"application/json": components["schemas"]["OEmbed"];
+				};
+			};
+			401: components["responses"]["E401"];
+			404: components["responses"]["E404"];
 			422: components["responses"]["E422"];
 			429: components["responses"]["E429"];
 			503: components["responses"]["E503"];

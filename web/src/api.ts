@@ -98,6 +98,7 @@ export type Access = Schemas["Access"];
 export type Rendition = Schemas["Rendition"];
 export type VideoPage = Schemas["VideoPage"];
 export type Playback = Schemas["Playback"];
+export type Profile = Schemas["Profile"];
 
 const playbackCache = new Map<string, Playback>();
 

@@ -13,6 +13,10 @@ const PATHS = {
 	clock: "M12 3.5a8.5 8.5 0 1 0 0 17 8.5 8.5 0 0 0 0-17zM12 7.5V12l3 2",
 	upload: "M12 16V4.5M7 9.5l5-5 5 5M4.5 15.5v4h15v-4",
 	check: "M5 12.5l4.5 4.5L19 7.5",
+	captions: "M3.5 6h17v12h-17zM10.5 10.5a2 2 0 1 0 0 3M16.5 10.5a2 2 0 1 0 0 3",
+	pip: "M3.5 5.5h17v13h-17zM12.5 12h6v5h-6z",
+	theater: "M2.5 7h19v10h-19z",
+	share: "M15 5.5l4.5 4.5-4.5 4.5M19.5 10H10a5.5 5.5 0 0 0-5.5 5.5V18",
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -4,12 +4,15 @@ import "./styles.css";
 import { account, accountMessage, renderAccount } from "./account";
 import { h, replace } from "./dom";
 import { route, startRouter, type Page } from "./router";
-import { isAdmin, onSessionChange, watchWallet } from "./session";
+import { isAdmin, onSessionChange, session, watchWallet } from "./session";
 import { libraryPage } from "./pages/library";
 import { uploadPage } from "./pages/upload";
 import { watchPage } from "./pages/watch";
 import { adminPage } from "./pages/admin";
 import { goLivePage } from "./pages/golive";
+import { channelPage } from "./pages/channel";
+import { embedPage } from "./pages/embed";
+import { studioPage } from "./pages/studio";
 
 const app = document.getElementById("app")!;
 const nav = h("nav", { class: "site-nav", "aria-label": "Main" });
@@ -50,6 +53,7 @@ function renderNav(path = location.pathname): void {
 		nav,
 		link("/", "Library", path === "/"),
 		link("/upload", "Upload", path === "/upload"),
+		session() ? link("/studio", "My videos", path === "/studio") : null,
 		link("/live", "Go live", path.startsWith("/live")),
 		isAdmin() ? link("/admin", "Admin", path === "/admin") : null,
 	);
@@ -78,6 +82,9 @@ route("/watch/:id", watchPage);
 route("/admin", adminPage);
 route("/live", goLivePage);
 route("/live/:id", goLivePage);
+route("/c/:address", channelPage);
+route("/embed/:id", embedPage);
+route("/studio", studioPage);
 
 onSessionChange(() => {
 	renderAccount();

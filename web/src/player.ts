@@ -17,7 +17,19 @@ export interface PlayerOptions {
 	signal: AbortSignal;
 	/** Start playing when it can (muted if the browser insists). */
 	autoplay?: boolean;
+	/** Seconds to start at (`?t=90`). */
+	startAt?: number;
+	/** Width / height of the video (the box keeps it; default 16:9). */
+	aspect?: number;
+	/** Called once after VIEW_AFTER_SEC seconds of actual playback (the view beacon). */
+	onView?: () => void;
+	/** Theater mode: the page widens the player; the button shows only when given. */
+	onTheater?: (on: boolean) => void;
 }
+
+/** Seconds of playback before `onView` (lib/videos/views.ts VIEW_AFTER_SEC says the same). */
+export const VIEW_AFTER_SEC = 3;
+export const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 2];
 
 interface StoryboardCue {
 	start: number;
@@ -118,6 +130,39 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 		{ type: "button", class: "ctl", "aria-label": "Full screen" },
 		icon("fullscreen"),
 	);
+	const speed = h(
+		"select",
+		{ class: "quality speed", id: "speed", "aria-label": "Playback speed" },
+		SPEEDS.map(v =>
+			h("option", { value: String(v), selected: v === 1 }, v === 1 ? "1×" : `${v}×`),
+		),
+	);
+	const captions = h(
+		"select",
+		{ class: "quality captions", id: "captions", "aria-label": "Captions", hidden: true },
+		h("option", { value: "-1" }, "CC off"),
+	);
+	const pipBtn = h(
+		"button",
+		{
+			type: "button",
+			class: "ctl",
+			"aria-label": "Picture in picture",
+			hidden: !document.pictureInPictureEnabled,
+		},
+		icon("pip"),
+	);
+	const theaterBtn = h(
+		"button",
+		{
+			type: "button",
+			class: "ctl theater-btn",
+			"aria-label": "Theater mode",
+			"aria-pressed": "false",
+			hidden: !opts.onTheater,
+		},
+		icon("theater"),
+	);
 	const preview = h(
 		"div",
 		{ class: "preview", hidden: true, "aria-hidden": "true" },
@@ -134,15 +179,29 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 		time,
 		muteBtn,
 		volume,
+		captions,
+		speed,
 		h("label", { class: "visually-hidden", for: "quality" }, "Quality"),
 		quality,
+		pipBtn,
+		theaterBtn,
 		fullBtn,
 	);
 	const root = h(
 		"div",
-		{ class: "player", tabindex: -1, "aria-label": "Video player" },
+		{
+			class: "player",
+			tabindex: -1,
+			"aria-label": "Video player",
+		},
 		h("div", { class: "stage" }, video, bigPlay, message),
 		controls,
+	);
+
+	// The box keeps the video's shape (CSSOM, not a style attribute: the CSP allows no inline style).
+	root.style.setProperty(
+		"--aspect",
+		(opts.aspect && opts.aspect > 0 ? opts.aspect : 16 / 9).toFixed(4),
 	);
 
 	// ---- playback engine ----
@@ -163,8 +222,16 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 		const { default: HlsClass } = await import("hls.js");
 		if (opts.signal.aborted) return;
 		if (HlsClass.isSupported()) {
-			const player = new HlsClass({ capLevelToPlayerSize: false, startLevel: -1 });
+			const player = new HlsClass({
+				capLevelToPlayerSize: false,
+				startLevel: -1,
+				// `?t=`: loading starts there (no fetch of the segments before it).
+				startPosition: opts.startAt && opts.startAt > 0 ? opts.startAt : -1,
+			});
 			hls = player;
+			player.on(HlsClass.Events.SUBTITLE_TRACKS_UPDATED, () =>
+				fillCaptions(player.subtitleTracks.map(t => t.name || t.lang || "Captions")),
+			);
 			player.on(HlsClass.Events.MANIFEST_PARSED, () => {
 				fillQuality(player);
 				tryAutoplay();
@@ -197,7 +264,18 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 			video.src = opts.hls;
 			quality.disabled = true;
 			quality.title = "This browser chooses the quality itself.";
-			video.addEventListener("loadedmetadata", tryAutoplay, { once: true });
+			video.addEventListener(
+				"loadedmetadata",
+				() => {
+					if (opts.startAt) video.currentTime = opts.startAt;
+					const tracks = [...video.textTracks].filter(
+						t => t.kind === "subtitles" || t.kind === "captions",
+					);
+					fillCaptions(tracks.map(t => t.label || t.language));
+					tryAutoplay();
+				},
+				{ once: true },
+			);
 		} else {
 			fail(
 				"This browser cannot play HLS video. Try a current Chrome, Firefox, Edge or Safari.",
@@ -219,6 +297,65 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 			...levels.map(l => h("option", { value: String(l.i) }, l.label)),
 		);
 	}
+	// ---- captions: hls.js subtitle tracks (rendered by the browser as video.textTracks) ----
+	let lastCaption = 0;
+	function fillCaptions(labels: string[]) {
+		captions.replaceChildren(
+			h("option", { value: "-1" }, "CC off"),
+			...labels.map((l, i) => h("option", { value: String(i) }, l)),
+		);
+		captions.hidden = labels.length === 0;
+		root.dataset.captions = String(labels.length);
+	}
+	function selectCaption(i: number) {
+		captions.value = String(i);
+		if (i >= 0) lastCaption = i;
+		if (hls) {
+			hls.subtitleTrack = i;
+			hls.subtitleDisplay = i >= 0;
+		} else {
+			const tracks = [...video.textTracks].filter(
+				t => t.kind === "subtitles" || t.kind === "captions",
+			);
+			tracks.forEach((t, n) => (t.mode = n === i ? "showing" : "disabled"));
+		}
+	}
+	captions.addEventListener("change", () => selectCaption(Number(captions.value)));
+	const toggleCaptions = () => {
+		if (captions.options.length <= 1) return;
+		selectCaption(Number(captions.value) >= 0 ? -1 : lastCaption);
+	};
+
+	speed.addEventListener("change", () => (video.playbackRate = Number(speed.value)));
+	video.addEventListener("ratechange", () => (speed.value = String(video.playbackRate)));
+	pipBtn.addEventListener("click", () => {
+		if (document.pictureInPictureElement) void document.exitPictureInPicture();
+		else void video.requestPictureInPicture().catch(() => undefined);
+	});
+	let theater = false;
+	theaterBtn.addEventListener("click", () => {
+		theater = !theater;
+		theaterBtn.setAttribute("aria-pressed", String(theater));
+		opts.onTheater?.(theater);
+	});
+
+	// ---- the view beacon: after VIEW_AFTER_SEC of playback actually watched ----
+	let watched = 0;
+	let lastTime = -1;
+	video.addEventListener("timeupdate", () => {
+		const t = video.currentTime;
+		// Only small forward steps while playing count (a seek is not watching).
+		if (!video.paused && lastTime >= 0 && t > lastTime && t - lastTime < 1.5)
+			watched += (t - lastTime) / Math.max(video.playbackRate, 1);
+		lastTime = t;
+		if (opts.onView && watched >= VIEW_AFTER_SEC) {
+			const fire = opts.onView;
+			opts.onView = undefined;
+			fire();
+		}
+	});
+	video.addEventListener("seeking", () => (lastTime = -1));
+
 	quality.addEventListener("change", () => {
 		if (!hls) return;
 		// currentLevel switches now (flushing the buffer); -1 hands it back to the ABR logic.
@@ -331,19 +468,30 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 			).webkitEnterFullscreen?.();
 	});
 
-	// Keyboard: space/k play-pause, ←/→ 5 s, m mute, f full screen (not while typing or in a menu).
-	root.addEventListener("keydown", e => {
+	// Keyboard, anywhere on the page: space/k play-pause, ←/→ 5 s, m mute, f full screen,
+	// c captions (not while typing, in a menu, or with a modifier held).
+	const onKey = (e: KeyboardEvent) => {
+		if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
 		const t = e.target as HTMLElement;
-		if (t.tagName === "SELECT" || (t.tagName === "INPUT" && t !== seek)) return;
+		if (
+			t.tagName === "SELECT" ||
+			t.tagName === "TEXTAREA" ||
+			t.isContentEditable ||
+			(t.tagName === "INPUT" && t !== seek) ||
+			(t.tagName === "A" && e.key === " ")
+		)
+			return;
 		const key = e.key.toLowerCase();
 		if ((key === " " && t.tagName !== "BUTTON") || key === "k") togglePlay();
 		else if (key === "m") video.muted = !video.muted;
 		else if (key === "f") fullBtn.click();
+		else if (key === "c") toggleCaptions();
 		else if ((key === "arrowleft" || key === "arrowright") && t !== seek)
 			video.currentTime = Math.max(0, video.currentTime + (key === "arrowleft" ? -5 : 5));
 		else return;
 		e.preventDefault();
-	});
+	};
+	document.addEventListener("keydown", onKey, { signal: opts.signal });
 
 	opts.signal.addEventListener("abort", () => {
 		hls?.destroy();

@@ -10,13 +10,14 @@ import {
 	type Video,
 	type VideoPage,
 } from "../api";
-import { formatDuration, h, notice, pageHeading, replace, shortAddress, statusBadge } from "../dom";
+import { formatDuration, h, notice, pageHeading, replace, statusBadge } from "../dom";
 import { navigate, type Page } from "../router";
 import type { operations } from "../api-schema";
 
 /** The sort orders the list operation takes (its documented `sort` enum). */
 type SortKey = NonNullable<NonNullable<operations["listVideos"]["parameters"]["query"]>["sort"]>;
 import { onSessionChange, session } from "../session";
+import { formatAge, formatViews, ownerLink } from "../people";
 import { liveNowRow } from "../live";
 
 const PAGE_SIZE = 12;
@@ -27,6 +28,7 @@ const SORTS: [string, string][] = [
 	["title", "Title A–Z"],
 	["-duration", "Longest first"],
 	["duration", "Shortest first"],
+	["-views", "Most viewed"],
 ];
 
 export function libraryPage(): Page {
@@ -259,7 +261,8 @@ const ACCESS_LABEL: Record<string, string> = {
 	token: "Token-gated",
 };
 
-function videoCard(v: Video): HTMLLIElement {
+/** One video's card (also on channel and creator pages). */
+export function videoCard(v: Video): HTMLLIElement {
 	const href = `/watch/${encodeURIComponent(v.id)}`;
 	return h(
 		"li",
@@ -285,7 +288,9 @@ function videoCard(v: Video): HTMLLIElement {
 				ACCESS_LABEL[v.access.kind]
 					? h("span", { class: `badge badge-access` }, ACCESS_LABEL[v.access.kind])
 					: null,
-				h("span", { class: "owner", title: v.owner }, shortAddress(v.owner)),
+				ownerLink(v.owner, { avatarSize: 22 }),
+				v.status === "ready" ? h("span", { class: "views" }, formatViews(v.views)) : null,
+				h("span", { class: "age" }, formatAge(v.createdAt)),
 				v.duration
 					? h(
 							"span",
@@ -308,7 +313,7 @@ function videoCard(v: Video): HTMLLIElement {
 }
 
 /** The thumbnail of a ready video: signed playback prefix + thumbnail.jpg. */
-async function loadThumb(el: HTMLElement, signal: AbortSignal): Promise<void> {
+export async function loadThumb(el: HTMLElement, signal: AbortSignal): Promise<void> {
 	const id = el.dataset.id!;
 	if (el.dataset.status !== "ready") return;
 	try {

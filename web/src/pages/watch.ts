@@ -18,6 +18,7 @@ import {
 } from "../dom";
 import type { Page } from "../router";
 import { createPlayer } from "../player";
+import { formatViews, ownerLink } from "../people";
 import { onSessionChange, session } from "../session";
 import { isOnAir, liveControls } from "../live";
 
@@ -101,8 +102,13 @@ async function fillStage(stage: HTMLElement, video: Video, signal: AbortSignal):
 				title: video.title,
 				signal,
 				autoplay: true,
+				startAt: startTime(),
+				aspect: video.width && video.height ? video.width / video.height : undefined,
+				onView: () => void countView(video.id),
+				onTheater: on => document.body.classList.toggle("theater", on),
 			}),
 		);
+		signal.addEventListener("abort", () => document.body.classList.remove("theater"));
 		// On air: the LIVE badge and a way back to the live edge.
 		if (isOnAir(video)) stage.prepend(liveControls(stage, signal));
 	} catch (err) {
@@ -116,6 +122,37 @@ async function fillStage(stage: HTMLElement, video: Video, signal: AbortSignal):
 			return;
 		}
 		replace(stage, gateBox("error", "Playback is not available", errorMessage(err)));
+	}
+}
+
+/** `?t=90`, `?t=1m30s` or `?t=1:30` → seconds (undefined when absent or malformed). */
+export function parseStartTime(raw: string | null): number | undefined {
+	if (!raw) return undefined;
+	let m = /^(\d+)$/.exec(raw);
+	if (m) return Number(m[1]);
+	m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(raw);
+	if (m && (m[1] || m[2] || m[3]))
+		return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+	m = /^(?:(\d+):)?(\d{1,2}):(\d{2})$/.exec(raw);
+	if (m) return Number(m[1] ?? 0) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+	return undefined;
+}
+
+function startTime(): number | undefined {
+	return parseStartTime(new URLSearchParams(location.search).get("t"));
+}
+
+/** The view beacon: counted once per viewer per few hours by the server; shows the new count. */
+async function countView(id: string): Promise<void> {
+	try {
+		const r = await call(
+			client.POST("/api/v1/videos/{id}/views", { params: { path: { id } } }),
+		);
+		const el = document.querySelector<HTMLElement>(".video-views");
+		if (el) el.textContent = formatViews(r.views);
+		document.body.dataset.viewCounted = String(r.counted);
+	} catch {
+		/* a view that is not counted changes nothing for the viewer */
 	}
 }
 
@@ -197,8 +234,8 @@ function waitForReady(stage: HTMLElement, video: Video, signal: AbortSignal): vo
 			replace(status, statusBadge(to));
 			// A live stream plays as soon as it is on air.
 			if (to === "live" || to === "ready")
-				void fillStage(stage, { ...video, status: to as Video["status"] }, signal).then(() =>
-					refreshDetails(video.id, signal),
+				void fillStage(stage, { ...video, status: to as Video["status"] }, signal).then(
+					() => refreshDetails(video.id, signal),
 				);
 			else if (to === "failed")
 				replace(
@@ -249,25 +286,16 @@ function details(v: Video): HTMLElement {
 			{ class: "video-meta" },
 			v.status !== "ready" ? statusBadge(v.status) : null,
 			h("span", { class: "badge badge-access" }, ACCESS_TEXT[v.access.kind] ?? v.access.kind),
+			v.status === "ready" ? h("span", { class: "video-views" }, formatViews(v.views)) : null,
 			v.duration ? h("span", null, formatDuration(v.duration)) : null,
 			h("span", null, formatDate(v.createdAt)),
-			v.renditions.length
-				? h(
-						"span",
-						null,
-						[...v.renditions]
-							.sort((a, b) => b.height * b.width - a.height * a.width)
-							.map(r => r.name)
-							.join(" · "),
-					)
-				: null,
 		),
 		h(
 			"p",
 			{ class: "owner-line" },
-			"By ",
-			h("span", { class: "owner mono", title: v.owner }, v.owner),
+			ownerLink(v.owner, { avatarSize: 36 }),
 			mine ? h("span", { class: "badge" }, "You") : null,
+			mine ? h("a", { class: "btn btn-small", href: "/studio" }, "Edit in My videos") : null,
 		),
 		v.description ? h("p", { class: "description" }, v.description) : null,
 		v.tags.length
@@ -303,6 +331,7 @@ function details(v: Video): HTMLElement {
 			),
 			copied,
 		),
+		shareAtTime(v, url),
 		v.access.kind === "token"
 			? h(
 					"p",
@@ -310,5 +339,62 @@ function details(v: Video): HTMLElement {
 					`Holders of the token on chain ${v.access.chainId} (contract ${v.access.contract}) can watch.`,
 				)
 			: null,
+	);
+}
+
+/** "Start at" the player's current time, and the embed code (iframe of /embed/<id>). */
+function shareAtTime(v: Video, url: string): HTMLElement {
+	const at = h("input", { type: "checkbox", id: "share-at" });
+	const timeLabel = h("span", null, "0:00");
+	const link = h("input", { id: "share-time-url", readonly: true, value: url });
+	const embed = h("textarea", { id: "embed-code", readonly: true, rows: 2 });
+	const copied = h("span", { class: "muted", "aria-live": "polite" });
+	const current = () =>
+		Math.floor(document.querySelector<HTMLVideoElement>(".player video")?.currentTime ?? 0);
+	const sync = () => {
+		const t = current();
+		timeLabel.textContent = formatDuration(t);
+		link.value = at.checked && t > 0 ? `${url}?t=${t}` : url;
+		const src = `${location.origin}/embed/${encodeURIComponent(v.id)}${at.checked && t > 0 ? `?t=${t}` : ""}`;
+		const w = 640;
+		const ht = Math.round(w / (v.width && v.height ? v.width / v.height : 16 / 9));
+		embed.value = `<iframe src="${src}" width="${w}" height="${ht}" title="${(v.title || "Untitled").replace(/"/g, "&quot;")}" frameborder="0" allow="autoplay; fullscreen; picture-in-picture" allowfullscreen></iframe>`;
+	};
+	at.addEventListener("change", sync);
+	sync();
+	const copy = (el: HTMLInputElement | HTMLTextAreaElement, what: string) =>
+		h(
+			"button",
+			{
+				type: "button",
+				class: "btn btn-small",
+				onClick: async () => {
+					sync();
+					copied.textContent = (await copyText(el.value))
+						? `${what} copied.`
+						: `Select the ${what.toLowerCase()} and copy it.`;
+				},
+			},
+			`Copy ${what.toLowerCase()}`,
+		);
+	return h(
+		"details",
+		{ class: "share-more", onToggle: sync },
+		h("summary", null, "Share at a time · Embed"),
+		h(
+			"p",
+			{ class: "share-at" },
+			h("label", null, at, " Start at ", timeLabel),
+			link,
+			copy(link, "Link"),
+		),
+		h(
+			"p",
+			{ class: "embed" },
+			h("label", { for: "embed-code" }, "Embed"),
+			embed,
+			copy(embed, "Embed code"),
+		),
+		copied,
 	);
 }

@@ -1,0 +1,400 @@
+/**
+ * Issue 15 in headless Chromium against one embedded node: names (display name on cards, the
+ * watch page and the channel page), a view counted once after a few seconds of play and not
+ * again on reload, a WebVTT caption as a text track (the player's CC menu, `video.textTracks`,
+ * the cue's text), `?t=` starts there, keyboard shortcuts, `/embed/<id>` plays inside another
+ * page's iframe and refuses a private video, and My videos. Screenshots at 1280×800 and 390×844
+ * go to test-output/.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { Wallet } from "ethers";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import {
+	ensureWebBuild,
+	injectWallet,
+	launchChromium,
+	requireChromiumOrSkip,
+	screenshot,
+} from "../helpers/browser";
+import { signIn, type SignedIn } from "../helpers/auth";
+import {
+	eventually,
+	printNodeLogs,
+	request,
+	startEmbeddedNode,
+	stopAllNodes,
+} from "../helpers/cluster";
+import { followUntilDone, tusUpload } from "../helpers/pipeline";
+import { detectFfmpeg, isRequired, makeClip, makeTempDir } from "../helpers/media";
+
+const SUITE = "web viewer e2e tests";
+const ff = detectFfmpeg();
+if (!ff.ok) {
+	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
+	process.stderr.write(`${SUITE} skipped: ${ff.reason}\n`);
+}
+const run = ff.ok && requireChromiumOrSkip(SUITE);
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+
+(run ? describe : describe.skip)("watching, names, captions and embeds in a real browser", () => {
+	let base: string;
+	let browser: Browser;
+	let context: BrowserContext;
+	let page: Page;
+	let tmp: { dir: string; remove: () => Promise<void> };
+	let creator: SignedIn;
+	let videoId: string;
+	let privateId: string;
+	const creatorWallet = Wallet.createRandom() as unknown as Wallet;
+	const pageLog: string[] = [];
+	const api = (p: string) => `${base}/api/v1${p}`;
+
+	const withLogs = (fn: () => Promise<void>) => async () => {
+		try {
+			await fn();
+		} catch (err) {
+			process.stderr.write(
+				`\n----- browser console -----\n${pageLog.slice(-60).join("\n")}\n`,
+			);
+			if (page) await screenshot(page, `failed-viewer-${Date.now()}`).catch(() => undefined);
+			printNodeLogs(`test failed (${expect.getState().currentTestName})`);
+			throw err;
+		}
+	};
+
+	/** The video element's state. */
+	const state = () =>
+		page.locator(".player video").evaluate((v: any) => ({
+			t: v.currentTime,
+			paused: v.paused,
+			muted: v.muted,
+		}));
+
+	/** Starts playback (autoplay is allowed by the launch flags; Play if it has not started). */
+	async function ensurePlaying(): Promise<void> {
+		const video = page.locator(".player video");
+		await video.waitFor();
+		await eventually("the player has its source", () =>
+			video.evaluate((v: any) => v.readyState >= 1 || !v.paused),
+		);
+		if (await video.evaluate((v: any) => v.paused))
+			await page.locator(".player .controls button[aria-label='Play']").click();
+	}
+
+	beforeAll(async () => {
+		ensureWebBuild();
+		tmp = await makeTempDir("sg-web-viewer-");
+		({ base } = await startEmbeddedNode({
+			nodeId: "web-viewer",
+			dataDir: path.join(tmp.dir, "data"),
+			host: "localhost",
+			env: { TRANSCODER_MAX_JOBS: "1" },
+		}));
+		creator = await signIn(base, creatorWallet);
+		// 6 s: long enough for a view (3 s of play), ?t=2 and a 5 s step; tiny to transcode.
+		const clip = await makeClip({
+			dir: tmp.dir,
+			name: "evening",
+			width: 320,
+			height: 180,
+			seconds: 6,
+		});
+		videoId = await tusUpload(base, clip, { title: "Evening walk", headers: creator.headers });
+		privateId = await tusUpload(base, clip, {
+			title: "Kept private",
+			headers: creator.headers,
+		});
+		for (const id of [videoId, privateId])
+			expect((await followUntilDone(base, id)).final.to).toBe("ready");
+		expect(
+			(
+				await request(api(`/videos/${privateId}`), {
+					method: "PATCH",
+					headers: creator.headers,
+					json: { access: { kind: "private" } },
+				})
+			).status,
+		).toBe(200);
+		const vtt = "WEBVTT\n\n00:00:00.000 --> 00:00:06.000\nHello from the captions\n";
+		const cap = await request(api(`/videos/${videoId}/captions/en`), {
+			method: "PUT",
+			headers: { ...creator.headers, "content-type": "text/vtt" },
+			body: vtt,
+		});
+		expect(cap.status).toBe(200);
+
+		browser = await launchChromium();
+		context = await browser.newContext({ viewport: DESKTOP });
+		page = await context.newPage();
+		page.on("console", m => pageLog.push(`[${m.type()}] ${m.text()}`));
+		page.on("pageerror", e => pageLog.push(`[pageerror] ${e.message}`));
+		await injectWallet(page, creatorWallet, 1);
+	}, 300_000);
+
+	afterAll(async () => {
+		await browser?.close().catch(() => undefined);
+		await stopAllNodes();
+		await tmp?.remove();
+	}, 60_000);
+
+	it(
+		"the creator names their channel; the name shows on cards, the watch page and the channel page",
+		withLogs(async () => {
+			await page.goto(`${base}/c/${creator.address}`);
+			await page.getByRole("button", { name: "Sign in", exact: true }).click();
+			await page.locator(".site-header .address").waitFor({ timeout: 20_000 });
+			await page.getByLabel("Display name").fill("Evening Films");
+			await page.getByLabel("Bio").fill("Walks, mostly at dusk.");
+			await page.getByRole("button", { name: "Save profile" }).click();
+			await page.locator("h1.channel-name", { hasText: "Evening Films" }).waitFor();
+			await page.getByText("Walks, mostly at dusk.").first().waitFor();
+			await page.locator(`li.card[data-id="${videoId}"]`).waitFor();
+			// the owner sees their private video on their channel; others will not
+			await page.locator(`li.card[data-id="${privateId}"]`).waitFor();
+			await screenshot(page, "channel");
+			await page.setViewportSize(PHONE);
+			await screenshot(page, "channel-phone");
+			await page.setViewportSize(DESKTOP);
+
+			await page.goto(base);
+			const card = page.locator(`li.card[data-id="${videoId}"]`);
+			await card.locator("a.owner .owner-name", { hasText: "Evening Films" }).waitFor();
+			await page.goto(`${base}/watch/${videoId}`);
+			await page
+				.locator(".owner-line a.owner .owner-name", { hasText: "Evening Films" })
+				.waitFor();
+			expect(await page.locator(".owner-line a.owner").getAttribute("href")).toBe(
+				`/c/${creator.address}`,
+			);
+
+			// Signed out, the channel shows the name and only the public video.
+			const anon = await browser.newPage({ viewport: DESKTOP });
+			try {
+				await anon.goto(`${base}/c/${creator.address}`);
+				await anon.locator("h1.channel-name", { hasText: "Evening Films" }).waitFor();
+				await anon.locator(`li.card[data-id="${videoId}"]`).waitFor();
+				expect(await anon.locator(`li.card[data-id="${privateId}"]`).count()).toBe(0);
+				expect(await anon.locator(".profile-form").count()).toBe(0);
+			} finally {
+				await anon.close();
+			}
+		}),
+		120_000,
+	);
+
+	it(
+		"a view is counted once after a few seconds of play, and not again on reload",
+		withLogs(async () => {
+			const views = async () => (await request(api(`/videos/${videoId}`))).body.views ?? 0;
+			expect(await views()).toBe(0);
+			await page.goto(`${base}/watch/${videoId}`);
+			await page.locator(".video-views", { hasText: "0 views" }).waitFor();
+			await ensurePlaying();
+			await page.locator(".video-views", { hasText: "1 view" }).waitFor({ timeout: 30_000 });
+			expect(
+				await page.evaluate(() => (globalThis as any).document.body.dataset.viewCounted),
+			).toBe("true");
+			expect(await views()).toBe(1);
+			await screenshot(page, "watch-viewed");
+
+			await page.reload();
+			await ensurePlaying();
+			await eventually(
+				"the beacon answered after the reload",
+				() =>
+					page.evaluate(
+						() => (globalThis as any).document.body.dataset.viewCounted === "false",
+					),
+				30_000,
+			);
+			expect(await views()).toBe(1);
+			await page.locator(".video-views", { hasText: "1 view" }).waitFor();
+		}),
+		90_000,
+	);
+
+	it(
+		"a WebVTT caption is a text track: the CC menu lists it, its cue text shows",
+		withLogs(async () => {
+			await page.goto(`${base}/watch/${videoId}`);
+			await ensurePlaying();
+			const cc = page.getByLabel("Captions", { exact: true });
+			await eventually("the CC menu lists English", async () =>
+				(await cc.locator("option").allInnerTexts()).includes("English"),
+			);
+			await cc.selectOption({ label: "English" });
+			const cues = await eventually(
+				"the English track has its cue",
+				() =>
+					page.locator(".player video").evaluate((v: any) => {
+						const t = [...v.textTracks].find((x: any) => x.label === "English");
+						if (!t || t.mode !== "showing" || !t.cues?.length) return null;
+						return [...t.cues].map((c: any) => (c as any).text);
+					}),
+				30_000,
+			);
+			expect(cues).toEqual(["Hello from the captions"]);
+			await screenshot(page, "watch-captions");
+			await page.setViewportSize(PHONE);
+			await screenshot(page, "watch-phone");
+			await page.setViewportSize(DESKTOP);
+		}),
+		90_000,
+	);
+
+	it(
+		"?t=2 starts playback at 2 s; keyboard shortcuts play, pause, seek, mute and toggle captions",
+		withLogs(async () => {
+			await page.goto(`${base}/watch/${videoId}?t=2`);
+			await page.locator(".player video").waitFor();
+			const first = await eventually(
+				"playback position known",
+				async () => {
+					const s = await state();
+					return s.t > 0 ? s : null;
+				},
+				30_000,
+				50,
+			);
+			expect(first!.t).toBeGreaterThanOrEqual(2);
+			await ensurePlaying();
+			await page.locator("h1.video-title").click();
+			// k/space: pause
+			await page.keyboard.press("k");
+			await eventually("paused by k", async () => (await state()).paused);
+			await page.keyboard.press(" ");
+			await eventually("playing after space", async () => !(await state()).paused);
+			await page.keyboard.press("k");
+			await eventually("paused again", async () => (await state()).paused);
+			// ←: back 5 s (to 0 from under 5 s); →: forward 5 s
+			await page.keyboard.press("ArrowLeft");
+			await eventually("back to the start", async () => (await state()).t < 1);
+			await page.keyboard.press("ArrowRight");
+			await eventually("forward 5 s", async () => (await state()).t >= 4.9);
+			// m: mute and unmute
+			const muted = (await state()).muted;
+			await page.keyboard.press("m");
+			await eventually("m toggles mute", async () => (await state()).muted !== muted);
+			// c: captions on (the last one chosen, else the first) and off
+			const cc = page.getByLabel("Captions", { exact: true });
+			await eventually(
+				"captions listed",
+				async () => (await cc.locator("option").count()) > 1,
+			);
+			await page.keyboard.press("c");
+			await eventually("c turns captions on", async () => (await cc.inputValue()) === "0");
+			await page.keyboard.press("c");
+			await eventually("c turns them off", async () => (await cc.inputValue()) === "-1");
+			// f: full screen
+			await page.keyboard.press("f");
+			await eventually("f goes full screen", () =>
+				page.evaluate(
+					() =>
+						(globalThis as any).document.fullscreenElement?.classList.contains(
+							"player",
+						) ?? false,
+				),
+			);
+			await page.keyboard.press("f");
+			await eventually("f leaves full screen", () =>
+				page.evaluate(() => !(globalThis as any).document.fullscreenElement),
+			);
+			// Speed and share-at-time
+			await page.getByLabel("Playback speed").selectOption("1.5");
+			expect(await page.locator(".player video").evaluate((v: any) => v.playbackRate)).toBe(
+				1.5,
+			);
+			await page.locator(".share-more summary").click();
+			await page.locator("#share-at").check();
+			const at = Math.floor((await state()).t);
+			await expect(page.locator("#share-time-url").inputValue()).resolves.toBe(
+				`${base}/watch/${videoId}?t=${at}`,
+			);
+			await expect(page.locator("#embed-code").inputValue()).resolves.toContain(
+				`src="${base}/embed/${videoId}?t=${at}"`,
+			);
+		}),
+		90_000,
+	);
+
+	it(
+		"/embed/<id> plays inside another site's iframe and refuses a private video",
+		withLogs(async () => {
+			const r = await request(`${base}/embed/${videoId}`);
+			expect(r.headers.get("content-security-policy")).toMatch(/frame-ancestors \*/);
+			expect(
+				(await request(`${base}/watch/${videoId}`)).headers.get("content-security-policy"),
+			).toMatch(/frame-ancestors 'self'/);
+			const other = http.createServer((_req, res) => {
+				res.setHeader("Content-Type", "text/html; charset=utf-8");
+				res.end(
+					`<h1>Another site</h1><iframe id="f" src="${base}/embed/${videoId}?autoplay=1" width="640" height="360" allow="autoplay; fullscreen"></iframe>`,
+				);
+			});
+			await new Promise<void>(resolve => other.listen(0, "127.0.0.1", resolve));
+			const otherSite = `http://127.0.0.1:${(other.address() as AddressInfo).port}/`;
+			const host = await browser.newPage({ viewport: DESKTOP });
+			host.on("console", m => pageLog.push(`[embed host ${m.type()}] ${m.text()}`));
+			host.on("pageerror", e => pageLog.push(`[embed host pageerror] ${e.message}`));
+			try {
+				// A page of another site: its own server on 127.0.0.1 (another origin than the app's
+				// localhost; a loopback one, so Chromium's local-network checks let it frame us).
+				await host.goto(otherSite);
+				const frame = host.frameLocator("#f");
+				await frame
+					.locator(".embed-title", { hasText: "Evening walk" })
+					.waitFor({ timeout: 20_000 });
+				await eventually(
+					"the embedded player plays",
+					() => frame.locator(".player video").evaluate((v: any) => v.currentTime > 1),
+					30_000,
+				);
+				expect(await frame.locator(".site-header").isVisible()).toBe(false);
+				await screenshot(host, "embed-in-iframe");
+
+				await host.goto(`${base}/embed/${privateId}`);
+				await host.getByText("This video does not exist or is private.").waitFor();
+				expect(await host.locator("video").count()).toBe(0);
+				await host.setViewportSize(PHONE);
+				await host.goto(`${base}/embed/${videoId}`);
+				await host.locator(".player video").waitFor();
+				await screenshot(host, "embed-phone");
+			} catch (err) {
+				await screenshot(host, `failed-embed-${Date.now()}`).catch(() => undefined);
+				throw err;
+			} finally {
+				await host.close();
+				other.close();
+			}
+		}),
+		90_000,
+	);
+
+	it(
+		"My videos lists the creator's videos with status, views and captions; edits save",
+		withLogs(async () => {
+			await page.goto(`${base}/studio`);
+			const row = page.locator(`li.studio-row[data-id="${videoId}"]`);
+			await row.waitFor();
+			await row.getByText("1 view").waitFor();
+			await row.getByText("CC: en").waitFor();
+			await page.locator(`li.studio-row[data-id="${privateId}"]`).waitFor();
+			await row.getByRole("button", { name: "Edit" }).click();
+			await row.getByLabel("Title").fill("Evening walk (edited)");
+			await row.getByRole("button", { name: "Save" }).click();
+			await row.getByText("Saved.").waitFor();
+			expect((await request(api(`/videos/${videoId}`))).body.title).toBe(
+				"Evening walk (edited)",
+			);
+			await screenshot(page, "my-videos");
+			await page.setViewportSize(PHONE);
+			await screenshot(page, "my-videos-phone");
+			await page.setViewportSize(DESKTOP);
+		}),
+		60_000,
+	);
+});
