@@ -69,10 +69,34 @@ export function parseStoryboard(vtt: string, base: string): StoryboardCue[] {
 	return cues;
 }
 
-/** A rendition's label for a level of the given size: its name (e.g. "720p"), else "<short side>p". */
-function levelLabel(width: number, height: number, renditions: Rendition[]): string {
-	const r = renditions.find(x => x.width === width && x.height === height);
-	return r?.name ?? `${Math.min(width, height)}p`;
+/** The codec family of an RFC 6381 string, for people: "AV1", "H.264", "HEVC". */
+export function codecName(videoCodec: string | undefined): string | null {
+	if (!videoCodec) return null;
+	if (/^av01/i.test(videoCodec)) return "AV1";
+	if (/^(avc1|avc3)/i.test(videoCodec)) return "H.264";
+	if (/^(hvc1|hev1)/i.test(videoCodec)) return "HEVC";
+	return null;
+}
+
+/**
+ * A level's label: the rung ("720p", from the rendition of that size and codec, else
+ * "<short side>p") and, when the video has more than one codec, which one ("720p · AV1").
+ */
+export function levelLabel(
+	width: number,
+	height: number,
+	renditions: Rendition[],
+	videoCodec?: string,
+): string {
+	const codec = codecName(videoCodec);
+	const family = codec === "AV1" ? "av1" : "h264";
+	// `codec` ("h264" | "av1") is recorded with each rendition since AV1 rungs (issue 13).
+	const codecOf = (x: Rendition) => (x as Rendition & { codec?: string }).codec ?? "h264";
+	const sized = renditions.filter(x => x.width === width && x.height === height);
+	const r = sized.find(x => codecOf(x) === family) ?? sized[0];
+	const rung = r?.name.replace(/-av1$/, "") ?? `${Math.min(width, height)}p`;
+	const mixed = new Set(renditions.map(codecOf)).size > 1;
+	return codec && mixed ? `${rung} · ${codec}` : rung;
 }
 
 /** Builds the player into a new element; tears itself down when `signal` aborts. */
@@ -242,7 +266,7 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 				if (auto)
 					auto.textContent =
 						player.autoLevelEnabled && level
-							? `Auto (${levelLabel(level.width, level.height, opts.renditions)})`
+							? `Auto (${levelLabel(level.width, level.height, opts.renditions, level.videoCodec)})`
 							: "Auto";
 			});
 			let recoveries = 0;
@@ -287,7 +311,7 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 		const levels = player.levels
 			.map((l, i) => ({
 				i,
-				label: levelLabel(l.width, l.height, opts.renditions),
+				label: levelLabel(l.width, l.height, opts.renditions, l.videoCodec),
 				height: l.height,
 				bitrate: l.bitrate,
 			}))
