@@ -30,14 +30,13 @@ async function main(): Promise<void> {
 	// Node metadata is fixed once the broker exists, so a transcoder probes its hardware first.
 	let transcoder: TranscoderCapabilities | undefined;
 	if (config.services.includes("transcoder")) {
-		const threads = Number(process.env.TRANSCODER_THREADS ?? 0);
 		transcoder = await probeCapabilities({
 			maxJobs: config.transcoderMaxJobs,
 			labels: config.transcoderLabels,
 			ffmpegPath: config.ffmpegPath,
-			preset: process.env.TRANSCODER_PRESET ?? "veryfast",
+			preset: config.transcoderPreset,
 			av1Preset: config.ladder.av1Preset,
-			threads: threads > 0 ? threads : undefined,
+			threads: config.transcoderThreads > 0 ? config.transcoderThreads : undefined,
 			// No broker logger yet: the console, at the configured level.
 			logger: {
 				info: (...a) =>

@@ -96,6 +96,11 @@ export interface Config {
 	transcoderLabels: string[];
 	transcoderMaxJobs: number;
 	heavyJobCost: number;
+	/** JOB_ATTEMPTS, JOB_BACKOFF_MS, WORKER_CONCURRENCY, JOB_LOCK_MS: the job queue. */
+	jobs: { attempts: number; backoffMs: number; concurrency: number; lockMs: number };
+	/** TRANSCODER_THREADS (0: ffmpeg's choice) and TRANSCODER_PRESET (x264 preset name). */
+	transcoderThreads: number;
+	transcoderPreset: string;
 	/** What a source may be before it is refused at probe (MAX_INPUT_PIXELS, MAX_DURATION, MAX_FRAME_RATE). */
 	sourceLimits: { maxPixels: number; maxDurationSec: number; maxFps: number };
 	/** Jobs a creator may have queued before further ones wait behind other creators' (FAIR_SHARE_JOBS). */
@@ -457,6 +462,28 @@ function ed25519Pem(env: Env, name: string, kind: "public" | "private"): string 
 	}
 }
 
+/** TRANSCODER_PRESET: an x264 preset name (NVENC maps it to a p-preset). */
+function preset(env: Env): string {
+	const v = str(env, "TRANSCODER_PRESET", "veryfast");
+	const known = [
+		"ultrafast",
+		"superfast",
+		"veryfast",
+		"faster",
+		"fast",
+		"medium",
+		"slow",
+		"slower",
+		"veryslow",
+	];
+	if (!known.includes(v))
+		throw new ConfigError(
+			"TRANSCODER_PRESET",
+			`must be one of ${known.join(", ")}, got '${v}'`,
+		);
+	return v;
+}
+
 /** Reads the environment into a typed Config; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
 	const nats = natsConfig(env);
@@ -595,6 +622,14 @@ export function loadConfig(env: Env = process.env): Config {
 			1024,
 		),
 		heavyJobCost: num(env, "HEAVY_JOB_COST", 1920 * 1080 * 30 * 60 * 3),
+		jobs: {
+			attempts: int(env, "JOB_ATTEMPTS", 3, 1, 100),
+			backoffMs: int(env, "JOB_BACKOFF_MS", 5000, 0),
+			concurrency: int(env, "WORKER_CONCURRENCY", 4, 1, 1024),
+			lockMs: int(env, "JOB_LOCK_MS", 30_000, 1000),
+		},
+		transcoderThreads: int(env, "TRANSCODER_THREADS", 0, 0, 256),
+		transcoderPreset: preset(env),
 		sourceLimits: {
 			maxPixels: int(env, "MAX_INPUT_PIXELS", 7680 * 4320, 1),
 			maxDurationSec: seconds(env, "MAX_DURATION", "6h", 1, 7 * 86400),

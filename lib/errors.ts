@@ -42,6 +42,15 @@ export class NotFoundError extends DomainError {
 	}
 }
 
+/**
+ * Whether `err` says the thing itself does not exist (type NOT_FOUND, local or from another node).
+ * A bare 404 is not enough: Moleculer answers 404 when a *service* is unreachable too, and taking
+ * that for "the video is gone" would delete a live video's files.
+ */
+export function isNotFound(err: unknown): boolean {
+	return (err as { type?: unknown } | null)?.type === "NOT_FOUND";
+}
+
 /** 409: the request conflicts with the current state (e.g. an illegal status move). */
 export class ConflictError extends DomainError {
 	constructor(message: string, data?: Record<string, unknown>, type = "CONFLICT") {

@@ -10,6 +10,7 @@ import {
 	NotFoundError,
 	StatusWriteConflictError,
 	UnauthorizedError,
+	isNotFound,
 } from "../lib/errors";
 import {
 	assertStatusMove,
@@ -508,7 +509,7 @@ const MetadataService: ServiceSchema = {
 						"SUPERSEDED",
 					);
 				const current: Video | null = await this.load(id).catch((err: any) => {
-					if (err?.code === 404) return null;
+					if (isNotFound(err)) return null;
 					throw err;
 				});
 				if (!current) throw superseded("the video was deleted");

@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { unprobedCapabilities, type TranscoderCapabilities } from "../lib/capabilities";
 import { loadConfig } from "../lib/config";
-import { ConflictError, DomainError, UnavailableError } from "../lib/errors";
+import { ConflictError, DomainError, UnavailableError, isNotFound } from "../lib/errors";
 import {
 	abortedError,
 	checkSourceLimits,
@@ -155,8 +155,8 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 		ffmpegPath: config.ffmpegPath,
 		ffprobePath: config.ffprobePath,
 		maxJobs: config.transcoderMaxJobs,
-		threads: Number(process.env.TRANSCODER_THREADS ?? 0),
-		preset: process.env.TRANSCODER_PRESET ?? "veryfast",
+		threads: config.transcoderThreads,
+		preset: config.transcoderPreset,
 		loadIntervalMs: 5000,
 		labels: config.transcoderLabels,
 		softwareFallback: true,
@@ -547,7 +547,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 				if (attempt && (err as DomainError)?.type !== "SUPERSEDED") {
 					const now = await this.broker
 						.call<Video, { id: string }>("metadata.get", { id })
-						.catch((e: any) => (e?.code === 404 ? null : undefined));
+						.catch((e: any) => (isNotFound(e) ? null : undefined));
 					if (now === null || (now && (now.attempt ?? 0) > attempt))
 						throw new ConflictError(
 							`Transcode attempt ${attempt} of video '${id}' was superseded (${now ? `attempt ${now.attempt} is the latest` : "the video was deleted"}): ${(err as Error).message}`,
@@ -664,7 +664,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 						try {
 							return await this.broker.call("metadata.get", { id: vid });
 						} catch (err: any) {
-							if (err?.code === 404) return null;
+							if (isNotFound(err)) return null;
 							throw err;
 						}
 					},
@@ -682,7 +682,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 				const gone = await this.broker
 					.call("metadata.get", { id })
 					.then(() => false)
-					.catch((err: any) => err?.code === 404);
+					.catch((err: any) => isNotFound(err));
 				if (gone) await this.cleanVideo(id, 0);
 			} catch (err) {
 				this.logger.warn(

@@ -24,6 +24,7 @@ import type { SourceInfo } from "../lib/ffmpeg";
 import { storedLadder } from "../lib/ffmpeg/per-title";
 import { findOrphans, removeOrphans, type Orphan } from "../lib/outputs/versions";
 import { createStorageMixin } from "../mixins/storage.mixin";
+import { isNotFound, UnavailableError } from "../lib/errors";
 
 const config = loadConfig();
 
@@ -36,6 +37,12 @@ export interface WorkerSettings extends ServiceSettingSchema {
 	concurrency: number;
 	/** Longest a transcode may take before the call is abandoned and retried. */
 	transcodeTimeoutMs: number;
+	/**
+	 * A transcode call no transcoder has reported running (`transcoder.load` heartbeats, every
+	 * 5 s) for this long is taken as lost — a request or answer dropped in a NATS cut — and is
+	 * cancelled and retried instead of waiting for `transcodeTimeoutMs`.
+	 */
+	transcodeLivenessMs: number;
 	cleanupEveryMs: number;
 	/** BullMQ lock: a worker silent this long is presumed dead and its job runs again. */
 	lockMs: number;
@@ -64,12 +71,13 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		$secureSettings: ["redisUrl"],
 		redisUrl: config.redisUrl,
 		namespace: config.namespace,
-		attempts: Number(process.env.JOB_ATTEMPTS ?? 3),
-		backoffMs: Number(process.env.JOB_BACKOFF_MS ?? 5000),
-		concurrency: Number(process.env.WORKER_CONCURRENCY ?? 4),
+		attempts: config.jobs.attempts,
+		backoffMs: config.jobs.backoffMs,
+		concurrency: config.jobs.concurrency,
 		transcodeTimeoutMs: 2 * 3600_000,
+		transcodeLivenessMs: 30_000,
 		cleanupEveryMs: 15 * 60_000,
-		lockMs: Number(process.env.JOB_LOCK_MS ?? 30_000),
+		lockMs: config.jobs.lockMs,
 		sweepEveryMs: 30_000,
 		fairShareJobs: config.fairShareJobs,
 		outputGraceMs: config.outputGraceSec * 1000,
@@ -160,6 +168,11 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 	},
 
 	events: {
+		/** Transcoder heartbeats: which videos are running somewhere (the liveness of calls). */
+		"transcoder.load"(ctx: Context<{ videos?: string[] }>) {
+			const now = Date.now();
+			for (const id of ctx.params.videos ?? []) this.runningSeen.set(id, now);
+		},
 		/** A finished, probed upload: its probe goes on the video, then its transcode is queued. */
 		async "video.uploaded"(
 			ctx: Context<{ id: string; key: string; owner?: string; source?: SourceInfo }>,
@@ -265,7 +278,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			try {
 				video = await this.broker.call("metadata.get", { id: videoId });
 			} catch (err: any) {
-				if (err?.code === 404)
+				if (isNotFound(err))
 					throw new PermanentJobError(
 						`Video '${videoId}' no longer exists.`,
 						"VIDEO_GONE",
@@ -371,18 +384,59 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		 */
 		async callTranscoder(params: Record<string, unknown>, job: JobRun<TranscodeJob>) {
 			for (let round = 1; ; round++) {
+				const liveness = this.watchLiveness(String(params.id));
 				try {
-					return await this.broker.call("transcoder.transcode", params, {
-						timeout: this.settings.transcodeTimeoutMs,
-						requestID: job.id,
-					});
+					return await Promise.race([
+						this.broker.call("transcoder.transcode", params, {
+							timeout: this.settings.transcodeTimeoutMs,
+							requestID: job.id,
+						}),
+						liveness.lost,
+					]);
 				} catch (err: any) {
 					const notNow =
 						err?.type === "TRANSCODER_BUSY" || err?.type === "TRANSCODER_DRAINING";
 					if (!notNow || round >= 60 || job.signal.aborted) throw err;
 					await new Promise(r => setTimeout(r, Math.min(5000, 250 * round)));
+				} finally {
+					liveness.stop();
 				}
 			}
+		},
+
+		/**
+		 * Rejects `lost` (retryable) once no transcoder has reported `videoId` running for
+		 * `transcodeLivenessMs` since the call began: Moleculer has no acknowledgement, so a
+		 * request or answer lost in a transport cut would otherwise hold the job for hours.
+		 */
+		watchLiveness(videoId: string): { lost: Promise<never>; stop(): void } {
+			const since = Date.now();
+			const limit = this.settings.transcodeLivenessMs;
+			let timer: NodeJS.Timeout | undefined;
+			const lost = new Promise<never>((_, reject) => {
+				timer = setInterval(
+					() => {
+						const seen = Math.max(since, this.runningSeen.get(videoId) ?? 0);
+						if (Date.now() - seen <= limit) return;
+						clearInterval(timer);
+						reject(
+							new UnavailableError(
+								`No transcoder has reported '${videoId}' running for ${Math.round(limit / 1000)} s: the call is taken as lost and retried.`,
+								"TRANSCODER_LOST",
+							),
+						);
+					},
+					Math.min(2000, limit),
+				);
+			});
+			lost.catch(() => undefined);
+			return {
+				lost,
+				stop: () => {
+					clearInterval(timer);
+					this.runningSeen.delete(videoId);
+				},
+			};
 		},
 
 		async setStatus(
@@ -452,7 +506,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					try {
 						return await this.broker.call("metadata.get", { id });
 					} catch (err: any) {
-						if (err?.code === 404) return null;
+						if (isNotFound(err)) return null;
 						throw err;
 					}
 				},
@@ -463,6 +517,8 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 	},
 
 	created() {
+		/** videoId → when a transcoder last reported it running. */
+		this.runningSeen = new Map<string, number>();
 		this.queue = (
 			this.settings.redisUrl
 				? new BullQueue<TranscodeJob>({
@@ -483,18 +539,12 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 			(job: JobRun<TranscodeJob>) => this.processTranscode(job),
 			this.settings.concurrency,
 		);
-		await this.requeueUnfinished();
+		// Metadata may be away (restarting, a NATS cut) when this worker starts: the re-queue must
+		// not stop the worker from starting — the sweep below retries it every few seconds.
+		await this.requeueUnfinished().catch((err: Error) =>
+			this.logger.warn(`Start-up re-queue failed (the sweep will retry): ${err.message}`),
+		);
 		this.cleanupTimer = setInterval(() => void this.cleanup(), this.settings.cleanupEveryMs);
-		this.cleanupTimer.unref();
-		// Events are at-most-once: a `video.uploaded` sent while this node was not yet announced
-		// (Moleculer debounces service announcements ~1 s) reaches no worker. A sweep of videos
-		// left queued picks those up; pending jobs are never doubled (job ids are per video).
-		const sweep = () =>
-			this.requeueUnfinished().catch((err: Error) =>
-				this.logger.warn(`Sweep of unfinished videos failed: ${err.message}`),
-			);
-		this.sweepTimer = setInterval(sweep, this.settings.sweepEveryMs);
-		this.sweepTimer.unref();
 		// Queue depth by state for Prometheus (the backlog and failure alerts read it).
 		ensureMetrics(this.broker.metrics, [METRICS.jobs]);
 		const countJobs = () =>
@@ -508,6 +558,16 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 		void countJobs();
 		this.jobsTimer = setInterval(countJobs, 15_000);
 		this.jobsTimer.unref();
+		this.cleanupTimer.unref();
+		// Events are at-most-once: a `video.uploaded` sent while this node was not yet announced
+		// (Moleculer debounces service announcements ~1 s) reaches no worker. A sweep of videos
+		// left queued picks those up; pending jobs are never doubled (job ids are per video).
+		const sweep = () =>
+			this.requeueUnfinished().catch((err: Error) =>
+				this.logger.warn(`Sweep of unfinished videos failed: ${err.message}`),
+			);
+		this.sweepTimer = setInterval(sweep, this.settings.sweepEveryMs);
+		this.sweepTimer.unref();
 		this.firstSweep = setTimeout(sweep, 3000);
 		this.firstSweep.unref();
 	},

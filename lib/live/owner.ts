@@ -21,6 +21,7 @@ import { livePrefix, type RenditionReport } from "./runner";
 import { liveSource, readStreamMetadata } from "./source";
 import { LiveStreamState } from "./stream";
 import type { LiveStreamView } from "./report";
+import { isNotFound } from "../errors";
 
 /** What the owner needs from the cluster. */
 export interface OwnerDeps {
@@ -206,7 +207,7 @@ export class LiveOwner {
 		const video: Video | null = await this.d
 			.call<Video>("metadata.get", { id: parsed.id })
 			.catch((err: any) => {
-				if (err?.code === 404) return null;
+				if (isNotFound(err)) return null;
 				throw err;
 			});
 		if (!video || video.kind !== "live") return "Unknown stream key.";
