@@ -139,8 +139,6 @@ export const SCHEMAS = {
 	Deleted: obj({ id: str, deleted: bool }),
 	ViewReply: obj({ id: str, counted: bool, views: int }),
 	CaptionTrack: obj({ lang: { ...str, description: "language tag" }, label: str }),
-	CaptionList: obj({ id: str, captions: { type: "array", items: ref("CaptionTrack") } }),
-	ThumbnailReply: obj({ id: str, thumbnail: str }),
 	Profile: obj({
 		address: str,
 		name: { type: ["string", "null"], description: "display name, else the ENS name" },

@@ -289,10 +289,10 @@ export interface paths {
 			cookie?: never;
 		};
 		get?: never;
-		/** Owner: a caption file for a language tag (`en`, `pt-BR`) as the body — WebVTT, or SRT (converted); listed in the HLS master (SUBTITLES group) and the DASH MPD (text AdaptationSet) */
+		/** Owner: a caption file for a language tag (`en`, `pt-BR`) as the body — WebVTT, or SRT (converted); listed in the HLS master (SUBTITLES group) and the DASH MPD (text AdaptationSet) → `{ id, captions: [{ lang, label }] }` */
 		put: operations["putCaption"];
 		post?: never;
-		/** Owner: remove a language's captions */
+		/** Owner: remove a language's captions → `{ id, captions }` */
 		delete: operations["deleteCaption"];
 		options?: never;
 		head?: never;
@@ -307,7 +307,7 @@ export interface paths {
 			cookie?: never;
 		};
 		get?: never;
-		/** Owner: an image (JPEG, PNG, WebP, GIF) as the body becomes the video's thumbnail (fitted into 1280×720, re-encoded) */
+		/** Owner: an image (JPEG, PNG, WebP, GIF) as the body becomes the video's thumbnail (fitted into 1280×720, re-encoded) → `{ id, thumbnail: "custom" }` */
 		put: operations["putThumbnail"];
 		post?: never;
 		delete?: never;
@@ -754,14 +754,6 @@ export interface components {
 			/** @description language tag */
 			lang: string;
 			label: string;
-		};
-		CaptionList: {
-			id: string;
-			captions: components["schemas"]["CaptionTrack"][];
-		};
-		ThumbnailReply: {
-			id: string;
-			thumbnail: string;
 		};
 		Profile: {
 			address: string;

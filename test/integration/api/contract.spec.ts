@@ -292,6 +292,55 @@ describe("OpenAPI contract (embedded node)", () => {
 		expectDocumented("rotateLiveKey", await send("POST", `/api/v1/live/${liveId}/key`));
 		expectDocumented("endLive", await send("DELETE", `/api/v1/live/${liveId}`));
 
+		// --- names, views, captions, thumbnails, oEmbed (issue 15)
+		expectDocumented("countView", await send("POST", "/api/v1/videos/oa-ready/views"));
+		const vtt = Buffer.from("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nHi\n");
+		expectDocumented(
+			"putCaption",
+			await send("PUT", "/api/v1/videos/oa-ready/captions/en", {
+				raw: vtt,
+				headers: { "content-type": "text/vtt" },
+			}),
+		);
+		expectDocumented(
+			"deleteCaption",
+			await send("DELETE", "/api/v1/videos/oa-ready/captions/en"),
+		);
+		expectDocumented(
+			"putThumbnail",
+			await send("PUT", "/api/v1/videos/oa-ready/thumbnail", {
+				raw: Buffer.from("not an image"),
+				headers: { "content-type": "image/png" },
+			}),
+		);
+		expectDocumented(
+			"updateProfile",
+			await send("PATCH", "/api/v1/profile", { body: { name: "Admin" } }),
+		);
+		expectDocumented(
+			"putAvatar",
+			await send("PUT", "/api/v1/profile/avatar", {
+				raw: Buffer.from("not an image"),
+				headers: { "content-type": "image/png" },
+			}),
+		);
+		expectDocumented("getProfile", await send("GET", `/api/v1/profiles/${admin.address}`));
+		expectDocumented(
+			"listProfiles",
+			await send("GET", `/api/v1/profiles?addresses=${admin.address}`),
+		);
+		expectDocumented(
+			"getAvatar",
+			await send("GET", `/api/v1/profiles/${admin.address}/avatar`),
+		);
+		expectDocumented(
+			"getOembed",
+			await send(
+				"GET",
+				`/api/v1/oembed?url=${encodeURIComponent(`${PUBLIC_URL}/watch/oa-ready`)}`,
+			),
+		);
+
 		// --- operations
 		expectDocumented("listJobs", await send("GET", "/api/v1/jobs"));
 		expectDocumented("retryJob", await send("POST", "/api/v1/jobs/transcode:oa-retry/retry"));
