@@ -10,6 +10,7 @@ import {
 import { estimateLiveCost, liveCostPerSecond } from "../../../lib/live/cost";
 import { liveSource } from "../../../lib/live/source";
 import { buildLiveRows, formatUptime } from "../../../lib/live/report";
+import { chooseTranscoder, LoadBook } from "../../../lib/routing";
 
 const SECRET = "test-secret-0123456789abcdef";
 
@@ -236,5 +237,43 @@ describe("REPL lives table", () => {
 			"30",
 		]);
 		expect(formatUptime(7)).toBe("7s");
+	});
+});
+
+describe("placing lives with the router", () => {
+	const { chooseTranscoder, LoadBook } =
+		require("../../../lib/routing") as typeof import("../../../lib/routing");
+	const HEAVY = 1920 * 1080 * 30 * 60 * 3;
+	const caps = (labels: string[]) => ({ labels, encoders: [], maxJobs: 4, score: 60 });
+	it("sends a live to the gpu-labelled node, and heavy VOD jobs away from a node carrying lives", () => {
+		const live = liveSource({ width: 1280, height: 720, frameRate: 30 }, true);
+		const cost = estimateLiveCost(live)!;
+		const book = new LoadBook();
+		const nodes = () =>
+			["gpu-a", "gpu-b", "cpu"].map(id => ({
+				nodeID: id,
+				caps: caps(id.startsWith("gpu") ? ["gpu"] : []),
+				load: book.view(id),
+				chosenSeq: book.chosenSeq(id),
+			}));
+		// A live is heavy: a gpu node takes it.
+		const first = chooseTranscoder(nodes(), { cost, heavyJobCost: HEAVY })!;
+		expect(first.heavy).toBe(true);
+		expect(first.nodeID).toMatch(/^gpu-/);
+		// That node reports it (transcoder.load: the live in running and queued cost).
+		book.report({
+			nodeID: first.nodeID,
+			running: 1,
+			maxJobs: 4,
+			videos: ["live1"],
+			queuedCost: cost,
+		});
+		// A heavy VOD job (10 min of 1080p) now goes to the other gpu node, not onto the live.
+		const vod = chooseTranscoder(nodes(), {
+			cost: 1920 * 1080 * 30 * 600 * 3,
+			heavyJobCost: HEAVY,
+		})!;
+		expect(vod.nodeID).toMatch(/^gpu-/);
+		expect(vod.nodeID).not.toBe(first.nodeID);
 	});
 });
