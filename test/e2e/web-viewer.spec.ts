@@ -6,6 +6,8 @@
  * page's iframe and refuses a private video, and My videos. Screenshots at 1280×800 and 390×844
  * go to test-output/.
  */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -27,7 +29,7 @@ import {
 	stopAllNodes,
 } from "../helpers/cluster";
 import { followUntilDone, tusUpload } from "../helpers/pipeline";
-import { detectFfmpeg, isRequired, makeClip, makeTempDir } from "../helpers/media";
+import { detectFfmpeg, FFMPEG, FFPROBE, isRequired, makeClip, makeTempDir } from "../helpers/media";
 
 const SUITE = "web viewer e2e tests";
 const ff = detectFfmpeg();
@@ -372,6 +374,90 @@ const DESKTOP = { width: 1280, height: 800 };
 			}
 		}),
 		90_000,
+	);
+
+	it(
+		"uploads two files at once: each starts on pick in its own card, both reach ready, a thumbnail is chosen",
+		withLogs(async () => {
+			const a = await makeClip({
+				dir: tmp.dir,
+				name: "first-pick",
+				width: 320,
+				height: 180,
+				seconds: 2,
+			});
+			const b = await makeClip({
+				dir: tmp.dir,
+				name: "second-pick",
+				width: 320,
+				height: 180,
+				seconds: 2,
+			});
+			const png = path.join(tmp.dir, "cover.png");
+			execFileSync(FFMPEG, [
+				"-v",
+				"error",
+				"-f",
+				"lavfi",
+				"-i",
+				"testsrc2=size=640x360",
+				"-frames:v",
+				"1",
+				"-y",
+				png,
+			]);
+			await page.goto(`${base}/upload`);
+			// Picking starts both uploads: no Upload button is pressed.
+			await page.locator("#file").setInputFiles([a, b]);
+			const cards = page.locator(".batch-card");
+			await expect(cards.count()).resolves.toBe(2);
+			await screenshot(page, "upload-two");
+			const first = cards.nth(0);
+			await eventually(
+				"the first upload has its id",
+				async () => !!(await first.getAttribute("data-id")),
+			);
+			await first.getByLabel("Title of first-pick.mp4").fill("First pick, renamed");
+			await first.getByRole("button", { name: "Save title" }).click();
+			await first.getByText("Saved.").waitFor();
+			for (const i of [0, 1])
+				await cards.nth(i).getByText("Your video is ready.").waitFor({ timeout: 120_000 });
+			const ids = await Promise.all([0, 1].map(i => cards.nth(i).getAttribute("data-id")));
+			await first.getByLabel("Thumbnail of first-pick.mp4").setInputFiles(png);
+			await first.getByText("Thumbnail saved.").waitFor({ timeout: 30_000 });
+			await screenshot(page, "upload-two-ready");
+			await page.setViewportSize(PHONE);
+			await screenshot(page, "upload-two-phone");
+			await page.setViewportSize(DESKTOP);
+			const [va, vb] = await Promise.all(ids.map(id => request(api(`/videos/${id}`))));
+			expect(va.body).toMatchObject({
+				status: "ready",
+				title: "First pick, renamed",
+				thumbnail: "custom",
+			});
+			expect(vb.body).toMatchObject({ status: "ready", title: "second pick" });
+			// The chosen image is the thumbnail the player and cards show.
+			const play = await request(api(`/videos/${ids[0]}/playback`), {
+				method: "POST",
+				headers: creator.headers,
+			});
+			const thumb = await fetch(play.body.hls.replace(/master\.m3u8$/, "thumbnail.jpg"));
+			expect(thumb.status).toBe(200);
+			const out = path.join(tmp.dir, "thumb.jpg");
+			fs.writeFileSync(out, Buffer.from(await thumb.arrayBuffer()));
+			const probe = JSON.parse(
+				execFileSync(FFPROBE, [
+					"-v",
+					"error",
+					"-show_streams",
+					"-of",
+					"json",
+					out,
+				]).toString(),
+			);
+			expect([probe.streams[0].width, probe.streams[0].height]).toEqual([640, 360]);
+		}),
+		180_000,
 	);
 
 	it(

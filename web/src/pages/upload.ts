@@ -66,6 +66,8 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 	const fileInput = h("input", {
 		id: "file",
 		type: "file",
+		// Several files at once: each starts uploading at once, in its own card (see startBatch).
+		multiple: true,
 		accept: "video/*,.mkv,.mov,.mp4,.webm",
 		class: "visually-hidden",
 	});
@@ -183,7 +185,98 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 				.slice(0, 200);
 		formError.replaceChildren();
 	};
-	fileInput.addEventListener("change", () => choose(fileInput.files?.[0]));
+	const batchArea = h("div", { class: "batch", "aria-label": "Uploads" });
+	fileInput.addEventListener("change", () => {
+		const files = [...(fileInput.files ?? [])];
+		if (files.length > 1) startBatch(files);
+		else choose(files[0]);
+	});
+	/** Several files: each uploads at once in its own card while its details are edited. */
+	const startBatch = (files: File[]) => {
+		let accessValue: Access;
+		try {
+			accessValue = readAccess();
+		} catch (err) {
+			replace(formError, notice("error", errorMessage(err)));
+			return;
+		}
+		for (const f of files) {
+			const n = ++batchCount;
+			const area = h("div");
+			const fileTitle = f.name
+				.replace(/\.[^.]+$/, "")
+				.replace(/[_-]+/g, " ")
+				.slice(0, 200);
+			const titleInput = h("input", {
+				id: `batch-title-${n}`,
+				value: fileTitle,
+				maxlength: 200,
+			});
+			const saved = h("span", { class: "muted", "aria-live": "polite" });
+			let id: string | null = null;
+			const save = h(
+				"button",
+				{
+					type: "button",
+					class: "btn btn-small",
+					disabled: true,
+					onClick: async () => {
+						if (!id) return;
+						try {
+							await call(
+								client.PATCH("/api/v1/videos/{id}", {
+									params: { path: { id } },
+									body: { title: titleInput.value.trim() || fileTitle },
+								}),
+							);
+							saved.textContent = "Saved.";
+						} catch (err) {
+							saved.textContent = errorMessage(err);
+						}
+					},
+				},
+				"Save title",
+			);
+			const thumb = h("div", { class: "batch-thumb" });
+			const card = h(
+				"section",
+				{ class: "panel batch-card", "data-file": f.name },
+				h(
+					"div",
+					{ class: "field" },
+					h("label", { for: titleInput.id }, `Title of ${f.name}`),
+					titleInput,
+					save,
+					saved,
+				),
+				area,
+				thumb,
+			);
+			batchArea.append(card);
+			startUpload({
+				file: f,
+				title: fileTitle,
+				description: description.value.trim(),
+				tags: tags.value
+					.split(",")
+					.map(t => t.trim())
+					.filter(Boolean)
+					.join(","),
+				access: accessValue,
+				area,
+				signal,
+				key: `-${n}`,
+				done: () => undefined,
+				onId: v => {
+					id = v;
+					card.dataset.id = v;
+					save.disabled = false;
+				},
+				onReady: v => replace(thumb, thumbnailChooser(v, f.name)),
+			});
+		}
+		fileInput.value = "";
+	};
 	for (const ev of ["dragenter", "dragover"])
 		drop.addEventListener(ev, e => {
 			e.preventDefault();
@@ -273,7 +366,37 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 		};
 	}
 
-	return h("div", null, form, progressArea);
+	return h("div", null, form, progressArea, batchArea);
+}
+
+let batchCount = 0;
+
+/** An uploaded image as the video's thumbnail (re-encoded by the server). */
+function thumbnailChooser(id: string, name: string): HTMLElement {
+	const input = h("input", { id: `thumb-${id}`, type: "file", accept: "image/*" });
+	const said = h("span", { class: "muted", "aria-live": "polite" });
+	input.addEventListener("change", async () => {
+		const f = input.files?.[0];
+		if (!f) return;
+		said.textContent = "Uploading the thumbnail…";
+		const r = await fetch(`${API}/videos/${encodeURIComponent(id)}/thumbnail`, {
+			method: "PUT",
+			headers: {
+				...(await authHeaders()),
+				"Content-Type": f.type || "application/octet-stream",
+			},
+			body: f,
+		});
+		const body = await r.json().catch(() => ({}));
+		said.textContent = r.ok ? "Thumbnail saved." : (body.message ?? `Refused (${r.status}).`);
+	});
+	return h(
+		"div",
+		{ class: "field" },
+		h("label", { for: input.id }, `Thumbnail of ${name}`),
+		input,
+		said,
+	);
 }
 
 interface UploadJob {
@@ -285,6 +408,12 @@ interface UploadJob {
 	area: HTMLElement;
 	signal: AbortSignal;
 	done: () => void;
+	/** Suffix of the element ids (several uploads on one page). */
+	key?: string;
+	/** The video id, as soon as the upload exists. */
+	onId?: (id: string) => void;
+	/** The video is ready. */
+	onReady?: (id: string) => void;
 }
 
 /** The server's words from a tus error answer (JSON `{ message }`), else tus-js-client's. */
@@ -305,7 +434,8 @@ function tusErrorMessage(err: Error | DetailedError): string {
 }
 
 function startUpload(job: UploadJob): void {
-	const bar = h("progress", { id: "upload-progress", max: 100, value: 0 });
+	const k = job.key ?? "";
+	const bar = h("progress", { id: `upload-progress${k}`, max: 100, value: 0 });
 	const label = h("p", { class: "progress-text", "aria-live": "polite" }, "Starting the upload…");
 	const pause = h("button", { type: "button", class: "btn" }, "Pause");
 	const resume = h("button", { type: "button", class: "btn", disabled: true }, "Resume");
@@ -316,9 +446,9 @@ function startUpload(job: UploadJob): void {
 		job.area,
 		h(
 			"section",
-			{ class: "panel", "aria-labelledby": "upload-heading" },
-			h("h2", { id: "upload-heading" }, `Uploading “${job.title}”`),
-			h("label", { for: "upload-progress" }, "Upload progress"),
+			{ class: "panel", "aria-labelledby": `upload-heading${k}` },
+			h("h2", { id: `upload-heading${k}` }, `Uploading “${job.title}”`),
+			h("label", { for: `upload-progress${k}` }, "Upload progress"),
 			bar,
 			label,
 			h("div", { class: "button-row" }, pause, resume, cancel),
@@ -386,6 +516,7 @@ function startUpload(job: UploadJob): void {
 			onUploadUrlAvailable() {
 				videoId = upload!.url!.split("/").pop()!;
 				setAccess(videoId);
+				job.onId?.(videoId);
 			},
 			onProgress(sent, total) {
 				const pct = total ? (sent / total) * 100 : 0;
@@ -416,7 +547,7 @@ function startUpload(job: UploadJob): void {
 				stop();
 				bar.value = 100;
 				label.textContent = `Uploaded ${formatBytes(job.file.size)}. The server accepted the file.`;
-				showProcessing(after, videoId, job.signal);
+				showProcessing(after, videoId, job.signal, k, job.onReady);
 			},
 		});
 		const previous = await upload.findPreviousUploads().catch(() => []);
@@ -458,11 +589,17 @@ function startUpload(job: UploadJob): void {
 }
 
 /** After the upload: the share link, then the transcode's live status until ready or failed. */
-function showProcessing(area: HTMLElement, id: string, signal: AbortSignal): void {
+function showProcessing(
+	area: HTMLElement,
+	id: string,
+	signal: AbortSignal,
+	k = "",
+	onReady?: (id: string) => void,
+): void {
 	const watchPath = `/watch/${encodeURIComponent(id)}`;
 	const watchUrl = `${location.origin}${watchPath}`;
 	const status = h("span", { class: "status" }, statusBadge("queued"));
-	const bar = h("progress", { id: "transcode-progress", max: 100, value: 0 });
+	const bar = h("progress", { id: `transcode-progress${k}`, max: 100, value: 0 });
 	const detail = h(
 		"p",
 		{ class: "progress-text", "aria-live": "polite" },
@@ -496,7 +633,7 @@ function showProcessing(area: HTMLElement, id: string, signal: AbortSignal): voi
 			copied,
 		),
 		h("h3", null, "Transcoding ", status),
-		h("label", { for: "transcode-progress" }, "Transcode progress"),
+		h("label", { for: `transcode-progress${k}` }, "Transcode progress"),
 		bar,
 		detail,
 		result,
@@ -515,6 +652,7 @@ function showProcessing(area: HTMLElement, id: string, signal: AbortSignal): voi
 			replace(status, statusBadge(to));
 			if (to === "ready") {
 				bar.value = 100;
+				onReady?.(id);
 				detail.textContent =
 					"Ready: every rendition, the thumbnail and the storyboard are done.";
 				replace(
