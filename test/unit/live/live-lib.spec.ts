@@ -241,8 +241,6 @@ describe("REPL lives table", () => {
 });
 
 describe("placing lives with the router", () => {
-	const { chooseTranscoder, LoadBook } =
-		require("../../../lib/routing") as typeof import("../../../lib/routing");
 	const HEAVY = 1920 * 1080 * 30 * 60 * 3;
 	const caps = (labels: string[]) => ({ labels, encoders: [], maxJobs: 4, score: 60 });
 	it("sends a live to the gpu-labelled node, and heavy VOD jobs away from a node carrying lives", () => {
