@@ -5,7 +5,9 @@
  */
 import { icon } from "./icons";
 import type Hls from "hls.js";
+import { PLAYER_LIVE_CONFIG } from "../../lib/live/playlists";
 import type { Rendition } from "./api";
+import { levelLabel } from "./quality";
 import { formatDuration, h } from "./dom";
 
 export interface PlayerOptions {
@@ -67,36 +69,6 @@ export function parseStoryboard(vtt: string, base: string): StoryboardCue[] {
 		});
 	}
 	return cues;
-}
-
-/** The codec family of an RFC 6381 string, for people: "AV1", "H.264", "HEVC". */
-export function codecName(videoCodec: string | undefined): string | null {
-	if (!videoCodec) return null;
-	if (/^av01/i.test(videoCodec)) return "AV1";
-	if (/^(avc1|avc3)/i.test(videoCodec)) return "H.264";
-	if (/^(hvc1|hev1)/i.test(videoCodec)) return "HEVC";
-	return null;
-}
-
-/**
- * A level's label: the rung ("720p", from the rendition of that size and codec, else
- * "<short side>p") and, when the video has more than one codec, which one ("720p · AV1").
- */
-export function levelLabel(
-	width: number,
-	height: number,
-	renditions: Rendition[],
-	videoCodec?: string,
-): string {
-	const codec = codecName(videoCodec);
-	const family = codec === "AV1" ? "av1" : "h264";
-	// `codec` ("h264" | "av1") is recorded with each rendition since AV1 rungs (issue 13).
-	const codecOf = (x: Rendition) => (x as Rendition & { codec?: string }).codec ?? "h264";
-	const sized = renditions.filter(x => x.width === width && x.height === height);
-	const r = sized.find(x => codecOf(x) === family) ?? sized[0];
-	const rung = r?.name.replace(/-av1$/, "") ?? `${Math.min(width, height)}p`;
-	const mixed = new Set(renditions.map(codecOf)).size > 1;
-	return codec && mixed ? `${rung} · ${codec}` : rung;
 }
 
 /** Builds the player into a new element; tears itself down when `signal` aborts. */

@@ -2,10 +2,14 @@
  * The watch page's quality menu names the rung and, when a video has H.264 and AV1 rungs, the
  * codec of each level (issue 13): labels come from the level's CODECS and the video's renditions.
  */
-import { codecName, levelLabel } from "../../../web/src/player";
+import { codecName, levelLabel } from "../../../web/src/quality";
 
-const r = (name: string, width: number, height: number, codec?: "h264" | "av1") =>
-	({ name, width, height, bitrate: 1, ...(codec ? { codec } : {}) }) as any;
+const r = (name: string, width: number, height: number, codec?: "h264" | "av1") => ({
+	name,
+	width,
+	height,
+	...(codec ? { codec } : {}),
+});
 
 describe("quality menu labels", () => {
 	it("names codec families", () => {
