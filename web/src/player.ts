@@ -5,7 +5,6 @@
  */
 import { icon } from "./icons";
 import type Hls from "hls.js";
-import { PLAYER_LIVE_CONFIG } from "../../lib/live/playlists";
 import type { Rendition } from "./api";
 import { levelLabel } from "./quality";
 import { formatDuration, h } from "./dom";
