@@ -235,6 +235,16 @@ async function durationOf(url: string): Promise<number> {
 		expect(final.to).toBe("ready");
 		const v = await getJson(`${base}/api/v1/videos/${id}`);
 		expect(v.renditions.map((r: any) => r.name)).toEqual(["360p", "540p", "720p", "1080p"]);
+		// LADDER=per-title by default: the probe's numbers and each rung's decision are shown
+		expect(v.ladder).toMatchObject({ mode: "per-title", codecs: ["h264"] });
+		expect(v.ladder.probe.samples.map((s: any) => s.height)).toEqual([360, 720]);
+		expect(v.ladder.rungs.map((r: any) => r.height)).toEqual([360, 540, 720, 1080]);
+		for (const r of v.ladder.rungs) {
+			expect(r.bitrate).toBeLessThanOrEqual(r.fixedBitrate);
+			expect(r.predictedQuality).toBeGreaterThan(0.5);
+		}
+		expect(v.ladder.probeMs).toBeGreaterThan(0);
+		expect(v.renditions.every((r: any) => r.codec === "h264")).toBe(true);
 	});
 
 	it("deletes a video with its files", async () => {
