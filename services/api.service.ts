@@ -96,6 +96,10 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		logResponse: null,
 		log4XXResponses: false,
 		logRouteRegistration: "debug",
+		/** moleculer-web's global error hook: every error answer (see `answerError`). */
+		onError(this: any, req: Req, res: ServerResponse, err: unknown) {
+			this.answerError(req, res, err);
+		},
 		// A page's own requests carry Origin too; same origin needs no CORS answer (and the
 		// default CORS_ORIGINS, none, would refuse it). Route middlewares run before CORS.
 		use: [
@@ -394,8 +398,12 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 			this.beforeCall(req.$ctx!, req);
 			await upload.handleAsset(op, req, res, req.$ctx);
 		},
-		/** Every error answer passes here: clearer messages, then metrics and a log line. */
-		sendError(req: Req, res: ServerResponse, err: any) {
+		/**
+		 * Every error answer passes here (moleculer-web's public `onError` hook, see settings):
+		 * clearer messages, metrics and a log line, then moleculer-web's error body
+		 * `{ name, message, code, type, data }` (its `reformatError`) with the status in `code`.
+		 */
+		answerError(req: Req, res: ServerResponse, err: any) {
 			// A raw handler answered by itself: count it, nothing else to send.
 			if (err instanceof RawResponseDone) return this.record(req, res.statusCode);
 			const e = this.clarify(err, req);
