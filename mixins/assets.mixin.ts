@@ -8,10 +8,28 @@
 import type { Context, ServiceSchema } from "moleculer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
-import { DomainError, ForbiddenError, UnauthorizedError, ValidationError } from "../lib/errors";
+import {
+	DomainError,
+	ForbiddenError,
+	NotFoundError,
+	UnauthorizedError,
+	ValidationError,
+} from "../lib/errors";
 import { toWebVtt, MAX_CAPTION_BYTES, checkLanguage } from "../lib/captions/captions";
 import { deleteCaption, putCaption } from "../lib/captions/store";
-import { AVATAR_PLAN, makeStill, MAX_IMAGE_BYTES, THUMBNAIL_PLAN } from "../lib/ffmpeg/still";
+import {
+	AVATAR_PLAN,
+	framePositions,
+	makeFrames,
+	makeStill,
+	MAX_IMAGE_BYTES,
+	THUMBNAIL_PLAN,
+} from "../lib/ffmpeg/still";
+import { originalKey } from "../lib/upload/store";
+import { createWriteStream, promises as fsp } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import os from "node:os";
+import path from "node:path";
 import { profileAddress } from "../lib/auth/profiles";
 import { servePlaybackFile } from "../lib/playback/serve";
 import { videoKey } from "../lib/storage/keys";
@@ -77,6 +95,8 @@ export const AssetsMixin: Partial<ServiceSchema> = {
 						return sendJson(res, 200, await this.deleteCaptionFile(req, ctx));
 					case "thumbnail.put":
 						return sendJson(res, 200, await this.putThumbnail(req, ctx));
+					case "thumbnail.frames":
+						return sendJson(res, 200, await this.thumbnailFrames(req, ctx));
 					default:
 						throw new ValidationError(`Unknown asset operation '${op}'.`);
 				}
@@ -165,17 +185,74 @@ export const AssetsMixin: Partial<ServiceSchema> = {
 		async putThumbnail(this: any, req: Req, ctx: Context<any, any>) {
 			const id = String(req.$params?.id ?? "");
 			const video = await this.editableVideo(ctx, id);
+			const frame = new URL(req.url ?? "", "http://x").searchParams.get("frame");
+			if (frame !== null) {
+				// One of the frames `thumbnail.frames` took: no body.
+				if (!/^[1-3]$/.test(frame))
+					throw new ValidationError("'frame' is 1, 2 or 3.", { field: "frame" });
+				const key = videoKey(video.id, `thumbs/frame${frame}.jpg`);
+				if (!(await this.storage.exists(key)))
+					throw new NotFoundError(
+						"Thumbnail frame",
+						`${video.id} #${frame} (take the frames first)`,
+					);
+				const chunks: Buffer[] = [];
+				for await (const c of await this.storage.get(key)) chunks.push(c as Buffer);
+				return this.useThumbnail(video.id, Buffer.concat(chunks), `frame${frame}`);
+			}
 			const bytes = await readBody(req as any, MAX_IMAGE_BYTES);
 			const jpeg = await makeStill({
 				ffmpegPath: this.settings.ffmpegPath ?? "ffmpeg",
 				bytes,
 				plan: THUMBNAIL_PLAN,
 			});
-			await this.storage.put(videoKey(video.id, "thumbs/chosen.jpg"), jpeg);
-			if (await this.storage.exists(videoKey(video.id, "thumbnail.jpg")))
-				await this.storage.put(videoKey(video.id, "thumbnail.jpg"), jpeg);
-			await this.broker.call("metadata.setThumbnail", { id: video.id, thumbnail: "custom" });
-			return { id: video.id, thumbnail: "custom" };
+			return this.useThumbnail(video.id, jpeg, "custom");
+		},
+
+		/**
+		 * `POST /videos/:id/thumbnail/frames`: three frames (25 %, 50 %, 75 %) taken from the
+		 * original, stored as `thumbs/frame<n>.jpg` beside the outputs (players' token prefix
+		 * reaches them) → `{ id, frames: [file…] }`.
+		 */
+		async thumbnailFrames(this: any, req: Req, ctx: Context<any, any>) {
+			const id = String(req.$params?.id ?? "");
+			const video = await this.editableVideo(ctx, id);
+			const key = originalKey(video.id);
+			if (!(await this.storage.exists(key)))
+				throw new NotFoundError("Original of video", video.id);
+			let input = this.storage.localPath?.(key) as string | undefined;
+			let tmp: string | null = null;
+			if (!input) {
+				// S3: a local copy for ffmpeg to seek in.
+				tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "sg-orig-"));
+				input = path.join(tmp, "original");
+				await pipeline(await this.storage.get(key), createWriteStream(input));
+			}
+			try {
+				const frames = await makeFrames({
+					ffmpegPath: this.settings.ffmpegPath ?? "ffmpeg",
+					input,
+					positions: framePositions(video.duration),
+				});
+				const names: string[] = [];
+				for (const [i, buf] of frames.entries()) {
+					const name = `thumbs/frame${i + 1}.jpg`;
+					await this.storage.put(videoKey(video.id, name), buf);
+					names.push(name);
+				}
+				return { id: video.id, frames: names };
+			} finally {
+				if (tmp) await fsp.rm(tmp, { recursive: true, force: true });
+			}
+		},
+
+		/** Stores the chosen thumbnail and points `thumbnail.jpg` at it. */
+		async useThumbnail(this: any, id: string, jpeg: Buffer, choice: string) {
+			await this.storage.put(videoKey(id, "thumbs/chosen.jpg"), jpeg);
+			if (await this.storage.exists(videoKey(id, "thumbnail.jpg")))
+				await this.storage.put(videoKey(id, "thumbnail.jpg"), jpeg);
+			await this.broker.call("metadata.setThumbnail", { id, thumbnail: choice });
+			return { id, thumbnail: choice };
 		},
 	},
 };

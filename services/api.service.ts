@@ -178,6 +178,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					"PUT /videos/:id/captions/:lang": assetAlias("caption.put"),
 					"DELETE /videos/:id/captions/:lang": assetAlias("caption.delete"),
 					"PUT /videos/:id/thumbnail": assetAlias("thumbnail.put"),
+					"POST /videos/:id/thumbnail/frames": assetAlias("thumbnail.frames"),
 					"PUT /profile/avatar": assetAlias("avatar.put"),
 					"GET /profiles/:address/avatar": assetAlias("avatar.get"),
 				},

@@ -309,6 +309,18 @@ export const API_ROUTES: RouteDef[] = [
 		raw: true,
 	},
 	{
+		method: "POST",
+		path: "/videos/:id/thumbnail/frames",
+		action: "upload.thumbnailFrames",
+		operationId: "takeThumbnailFrames",
+		errors: [403, 404],
+		summary:
+			'Owner: three frames (at 25 %, 50 %, 75 %) taken from the original as thumbnail choices, under the playback prefix → `{ id, frames: ["thumbs/frame1.jpg", …] }`; choose one with `PUT /videos/:id/thumbnail?frame=<1-3>` (no body)',
+		tag: "videos",
+		auth: "user",
+		raw: true,
+	},
+	{
 		method: "GET",
 		path: "/profiles",
 		action: "auth.profiles",

@@ -85,3 +85,51 @@ export async function makeStill(opts: {
 		await fsp.rm(dir, { recursive: true, force: true });
 	}
 }
+
+/** Where the thumbnail choices are taken: at 25 %, 50 % and 75 % of the video. */
+export function framePositions(durationSec: number | null | undefined, count = 3): number[] {
+	const d = durationSec && durationSec > 0 ? durationSec : 0;
+	return Array.from(
+		{ length: count },
+		(_, i) => Math.round(((d * (i + 1)) / (count + 1)) * 100) / 100,
+	);
+}
+
+/** ffmpeg arguments for one frame at `atSec` of `input`, fitted into `plan` as a JPEG. Pure. */
+export function buildFrameArgs(
+	input: string,
+	output: string,
+	atSec: number,
+	plan: StillPlan,
+): string[] {
+	const args = buildStillArgs(input, output, plan);
+	// -ss before -i: a fast seek to the keyframe before, then decoding up to the exact time.
+	const i = args.indexOf("-i");
+	return [...args.slice(0, i), "-ss", atSec.toFixed(2), ...args.slice(i)];
+}
+
+/** Frames of a video file at `positions` as JPEGs (an unreadable position is skipped). */
+export async function makeFrames(opts: {
+	ffmpegPath: string;
+	input: string;
+	positions: number[];
+	plan?: StillPlan;
+}): Promise<Buffer[]> {
+	const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "sg-frames-"));
+	try {
+		const out: Buffer[] = [];
+		for (const [n, at] of opts.positions.entries()) {
+			const file = path.join(dir, `f${n}.jpg`);
+			const r = await runProcess({
+				command: opts.ffmpegPath,
+				args: buildFrameArgs(opts.input, file, at, opts.plan ?? THUMBNAIL_PLAN),
+				timeoutMs: 30_000,
+			});
+			const buf = r.code === 0 ? await fsp.readFile(file).catch(() => null) : null;
+			if (buf?.length) out.push(buf);
+		}
+		return out;
+	} finally {
+		await fsp.rm(dir, { recursive: true, force: true });
+	}
+}

@@ -425,6 +425,24 @@ const DESKTOP = { width: 1280, height: 800 };
 			const ids = await Promise.all([0, 1].map(i => cards.nth(i).getAttribute("data-id")));
 			await first.getByLabel("Thumbnail of first-pick.mp4").setInputFiles(png);
 			await first.getByText("Thumbnail saved.").waitFor({ timeout: 30_000 });
+			// The second one: a frame of the video (three are offered).
+			const second = cards.nth(1);
+			await expect(
+				eventually(
+					"three frames offered",
+					async () => (await second.locator(".thumb-frame img").count()) === 3,
+					30_000,
+				),
+			).resolves.toBe(true);
+			await eventually("the frames loaded", () =>
+				second
+					.locator(".thumb-frame img")
+					.evaluateAll((imgs: any[]) =>
+						imgs.every(i => i.complete && i.naturalWidth > 0),
+					),
+			);
+			await second.getByRole("radio", { name: "Frame 2" }).click();
+			await second.getByText("Frame 2 is the thumbnail.").waitFor();
 			await screenshot(page, "upload-two-ready");
 			await page.setViewportSize(PHONE);
 			await screenshot(page, "upload-two-phone");
@@ -435,7 +453,11 @@ const DESKTOP = { width: 1280, height: 800 };
 				title: "First pick, renamed",
 				thumbnail: "custom",
 			});
-			expect(vb.body).toMatchObject({ status: "ready", title: "second pick" });
+			expect(vb.body).toMatchObject({
+				status: "ready",
+				title: "second pick",
+				thumbnail: "frame2",
+			});
 			// The chosen image is the thumbnail the player and cards show.
 			const play = await request(api(`/videos/${ids[0]}/playback`), {
 				method: "POST",

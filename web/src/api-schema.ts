@@ -316,6 +316,23 @@ export interface paths {
 		patch?: never;
 		trace?: never;
 	};
+	"/api/v1/videos/{id}/thumbnail/frames": {
+		parameters: {
+			query?: never;
+			header?: never;
+			path?: never;
+			cookie?: never;
+		};
+		get?: never;
+		put?: never;
+		/** Owner: three frames (at 25 %, 50 %, 75 %) taken from the original as thumbnail choices, under the playback prefix → `{ id, frames: ["thumbs/frame1.jpg", …] }`; choose one with `PUT /videos/:id/thumbnail?frame=<1-3>` (no body) */
+		post: operations["takeThumbnailFrames"];
+		delete?: never;
+		options?: never;
+		head?: never;
+		patch?: never;
+		trace?: never;
+	};
 	"/api/v1/profiles": {
 		parameters: {
 			query?: never;
@@ -1783,6 +1800,30 @@ export interface operations {
 			404: components["responses"]["E404"];
 			413: components["responses"]["E413"];
 			422: components["responses"]["E422"];
+			503: components["responses"]["E503"];
+		};
+	};
+	takeThumbnailFrames: {
+		parameters: {
+			query?: never;
+			header?: never;
+			path: {
+				id: string;
+			};
+			cookie?: never;
+		};
+		requestBody?: never;
+		responses: {
+			/** @description Success */
+			200: {
+				headers: {
+					[name: string]: unknown;
+				};
+				content?: never;
+			};
+			401: components["responses"]["E401"];
+			403: components["responses"]["E403"];
+			404: components["responses"]["E404"];
 			503: components["responses"]["E503"];
 		};
 	};

@@ -314,6 +314,10 @@ describe("OpenAPI contract (embedded node)", () => {
 			}),
 		);
 		expectDocumented(
+			"takeThumbnailFrames",
+			await send("POST", "/api/v1/videos/oa-ready/thumbnail/frames"),
+		);
+		expectDocumented(
 			"updateProfile",
 			await send("PATCH", "/api/v1/profile", { body: { name: "Admin" } }),
 		);

@@ -6,7 +6,16 @@
 import { icon } from "../icons";
 import type { DetailedError, Upload } from "tus-js-client";
 import { signInButton } from "../account";
-import { API, authHeaders, call, client, errorMessage, type Access } from "../api";
+import {
+	API,
+	authHeaders,
+	call,
+	client,
+	errorMessage,
+	playbackOf,
+	playbackPrefix,
+	type Access,
+} from "../api";
 import { copyText, formatBytes, h, notice, pageHeading, replace, statusBadge } from "../dom";
 import { refresh, type Page } from "../router";
 import { onSessionChange, session } from "../session";
@@ -371,10 +380,57 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 
 let batchCount = 0;
 
-/** An uploaded image as the video's thumbnail (re-encoded by the server). */
+/** The thumbnail: one of three frames of the video, or an uploaded image (re-encoded). */
 function thumbnailChooser(id: string, name: string): HTMLElement {
 	const input = h("input", { id: `thumb-${id}`, type: "file", accept: "image/*" });
 	const said = h("span", { class: "muted", "aria-live": "polite" });
+	const frames = h("div", {
+		class: "thumb-frames",
+		role: "radiogroup",
+		"aria-label": `Frames of ${name}`,
+	});
+	const path = `${API}/videos/${encodeURIComponent(id)}/thumbnail`;
+	void (async () => {
+		try {
+			const r = await fetch(`${path}/frames`, {
+				method: "POST",
+				headers: await authHeaders(),
+			});
+			const body = await r.json();
+			if (!r.ok) throw new Error(body.message ?? `Refused (${r.status}).`);
+			const prefix = playbackPrefix(await playbackOf(id));
+			replace(
+				frames,
+				(body.frames as string[]).map((f, i) =>
+					h(
+						"button",
+						{
+							type: "button",
+							class: "thumb-frame",
+							role: "radio",
+							"aria-checked": i === 0 ? "true" : "false",
+							"aria-label": `Frame ${i + 1}`,
+							onClick: async (e: Event) => {
+								const r2 = await fetch(`${path}?frame=${i + 1}`, {
+									method: "PUT",
+									headers: await authHeaders(),
+								});
+								const b2 = await r2.json().catch(() => ({}));
+								said.textContent = r2.ok
+									? `Frame ${i + 1} is the thumbnail.`
+									: (b2.message ?? `Refused (${r2.status}).`);
+								for (const el of frames.children)
+									el.setAttribute("aria-checked", String(el === e.currentTarget));
+							},
+						},
+						h("img", { src: `${prefix}${f}`, alt: "", width: 160, height: 90 }),
+					),
+				),
+			);
+		} catch (err) {
+			replace(frames, h("span", { class: "muted" }, `No frames: ${errorMessage(err)}`));
+		}
+	})();
 	input.addEventListener("change", async () => {
 		const f = input.files?.[0];
 		if (!f) return;
@@ -393,6 +449,8 @@ function thumbnailChooser(id: string, name: string): HTMLElement {
 	return h(
 		"div",
 		{ class: "field" },
+		h("p", null, h("strong", null, "Thumbnail: "), "pick a frame, or upload an image."),
+		frames,
 		h("label", { for: input.id }, `Thumbnail of ${name}`),
 		input,
 		said,
