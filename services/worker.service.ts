@@ -286,6 +286,10 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 				throw err;
 			}
 			if (video.status === "ready") return { skipped: "already ready" };
+			// A failed video is failed for good until an operator retries it (which queues it
+			// first): a job that still runs for it is a leftover of a race (a sweep after Redis
+			// came back empty re-adding a job whose run then failed the video).
+			if (video.status === "failed") return { skipped: "failed" };
 			let lease: number | undefined;
 			try {
 				const source = await this.sourceOf(job, video);
@@ -307,7 +311,7 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					},
 					job,
 				);
-				await this.setStatus(videoId, "ready", undefined, {
+				await this.markReady(videoId, {
 					duration: res.duration,
 					width: res.renditions.at(-1)?.width ?? null,
 					height: res.renditions.at(-1)?.height ?? null,
@@ -345,6 +349,25 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					// A newer attempt owns the video (or it was deleted): nothing to record here.
 					this.logger.info(`transcode:${videoId} attempt ${lease}: ${err.message}`);
 					return { superseded: true };
+				}
+				// A newer attempt began while this one ran (a sweep re-queued the video): that
+				// attempt owns the status now; this one records nothing.
+				if (lease !== undefined && (await this.superseded(videoId, lease))) {
+					this.logger.info(
+						`transcode:${videoId} attempt ${lease} superseded: ${err?.message}`,
+					);
+					return { superseded: true };
+				}
+				// A status move refused because another run moved the video meanwhile is a race,
+				// not the video's fault: the queue runs the job again and it reads the new status.
+				if (err?.type === "ILLEGAL_STATUS_CHANGE" || err?.type === "STATUS_CHANGED") {
+					this.logger.info(
+						`transcode:${videoId}: the status moved meanwhile (${err.message}); the job runs again.`,
+					);
+					throw new UnavailableError(
+						`The video's status moved during this run: ${err.message}`,
+						"STATUS_RACE",
+					);
 				}
 				const permanent =
 					err instanceof PermanentJobError ||
@@ -437,6 +460,36 @@ const WorkerService: ServiceSchema<WorkerSettings> = {
 					this.runningSeen.delete(videoId);
 				},
 			};
+		},
+
+		/**
+		 * `ready` after this attempt's output was published (the transcoder's compare-and-set on
+		 * the lease). A sweep may have put the video back to `queued` meanwhile (a job re-added
+		 * after Redis came back empty): the published output is the current one, so the video
+		 * goes through `processing` to `ready` rather than failing over a status race.
+		 */
+		async markReady(id: string, result: Record<string, unknown>) {
+			try {
+				return await this.setStatus(id, "ready", undefined, result);
+			} catch (err: any) {
+				if (err?.type !== "ILLEGAL_STATUS_CHANGE") throw err;
+				const v: Video = await this.broker.call("metadata.get", { id });
+				if (v.status !== "queued") throw err;
+				await this.setStatus(id, "processing");
+				return this.setStatus(id, "ready", undefined, result);
+			}
+		},
+
+		/** Whether a newer attempt than `lease` began on the video (or the video is gone). */
+		async superseded(id: string, lease: number): Promise<boolean> {
+			try {
+				const v: Video & { attempt?: number } = await this.broker.call("metadata.get", {
+					id,
+				});
+				return (v.attempt ?? 0) > lease;
+			} catch (err) {
+				return isNotFound(err);
+			}
 		},
 
 		async setStatus(

@@ -102,7 +102,15 @@ export class BullQueue<T = any> implements JobQueue<T> {
 				}
 			},
 			{
-				connection: { ...this.opts.connection, maxRetriesPerRequest: null },
+				// A Worker waits for Redis to come back (BullMQ's production guide): its commands
+				// queue while disconnected. Without the offline queue its fetch loop died for good
+				// on the first "Stream isn't writeable" after a Redis restart (seen in the soak).
+				// Producers (the Queue) keep failing fast, so an enqueue during an outage errors.
+				connection: {
+					...this.opts.connection,
+					maxRetriesPerRequest: null,
+					enableOfflineQueue: true,
+				},
 				prefix: this.opts.prefix,
 				concurrency,
 				lockDuration: this.opts.lockDurationMs ?? 30_000,
