@@ -407,13 +407,26 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		answerError(req: Req, res: ServerResponse, err: any) {
 			// A raw handler answered by itself: count it, nothing else to send.
 			if (err instanceof RawResponseDone) return this.record(req, res.statusCode);
-			const e = this.clarify(err, req);
-			this.record(
-				req,
-				typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500,
-				e,
-			);
-			return (ApiGateway as any).methods.sendError.call(this, req, res, e);
+			let e = this.clarify(err, req);
+			const code = typeof e.code === "number" && e.code >= 400 && e.code < 600 ? e.code : 500;
+			this.record(req, code, e);
+			if (res.headersSent) return;
+			if (!(e instanceof Errors.MoleculerError)) {
+				const plain = e;
+				e = new Errors.MoleculerError(
+					plain?.message ?? String(plain),
+					code,
+					plain?.type,
+					plain?.data,
+				);
+				e.name = plain?.name ?? "Error";
+			}
+			const body = JSON.stringify(this.reformatError(e, req, res));
+			res.writeHead(code, {
+				"Content-Type": "application/json; charset=utf-8",
+				"Content-Length": Buffer.byteLength(body),
+			});
+			res.end(body);
 		},
 		beforeCall(ctx: Context<any, any>, req: Req) {
 			ctx.meta.ip = clientIp(req);
