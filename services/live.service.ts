@@ -38,6 +38,8 @@ export interface LiveSettings extends ServiceSettingSchema {
 	segmentSeconds: number;
 	/** After the publisher leaves, how long to wait for the transcoder's last segments. */
 	drainMs: number;
+	/** How long a stream whose publisher dropped waits for it to reconnect (OBS reconnects). */
+	reconnectGraceMs: number;
 }
 
 /** `POST /api/v1/live`'s answer. */
@@ -65,6 +67,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 		stallMs: config.live.stallMs,
 		segmentSeconds: 2,
 		drainMs: 20_000,
+		reconnectGraceMs: 5000,
 	},
 
 	actions: {
@@ -326,6 +329,7 @@ const LiveService: ServiceSchema<LiveSettings> = {
 				stallMs: this.settings.stallMs,
 				segmentSeconds: this.settings.segmentSeconds,
 				drainMs: this.settings.drainMs,
+				reconnectGraceMs: this.settings.reconnectGraceMs,
 			},
 			metrics: {
 				segmentLatency: sec => metrics.observe(METRICS.liveSegmentLatency.name, sec),

@@ -42,6 +42,8 @@ export interface OwnerDeps {
 		segmentSeconds: number;
 		/** After the publisher leaves, how long to wait for the transcoder's last segments. */
 		drainMs: number;
+		/** How long a stream whose publisher left waits for it to reconnect before it ends. */
+		reconnectGraceMs: number;
 	};
 	metrics: {
 		segmentLatency(seconds: number): void;
@@ -72,6 +74,10 @@ export interface Stream {
 	lastProgressAt: number;
 	onAir: boolean;
 	publisherGone: boolean;
+	/** When the publisher left (ms): a reconnect within the grace continues the stream. */
+	goneAt: number;
+	/** The feed has no transcoder run yet (a new stream, or a publisher that reconnected). */
+	needsPlacement: boolean;
 	endRequested: boolean;
 	finishing: Promise<void> | null;
 	drainTimer: NodeJS.Timeout | null;
@@ -139,8 +145,20 @@ export class LiveOwner {
 		this.d.logger.info(
 			`live ${s.id}: epoch ${s.epoch} on ${s.node} ended (${p.reason}${p.message ? `: ${p.message}` : ""})`,
 		);
-		if (s.publisherGone) void this.finish(s);
-		else void this.replace(s, `its transcoder run ended (${p.reason})`);
+		if (s.publisherGone) this.finishWhenGone(s);
+		// A reconnected publisher's feed is placed as soon as it has a keyframe (onTag).
+		else if (!s.needsPlacement) void this.replace(s, `its transcoder run ended (${p.reason})`);
+	}
+
+	/**
+	 * Finishes a stream whose publisher left, once the reconnect grace is over (an encoder that
+	 * comes back within it continues the same stream).
+	 */
+	finishWhenGone(s: Stream): void {
+		if (!s.publisherGone || s.finishing) return;
+		const wait = s.endRequested ? 0 : s.goneAt + this.d.settings.reconnectGraceMs - Date.now();
+		if (wait > 0) setTimeout(() => this.finishWhenGone(s), wait).unref();
+		else void this.finish(s);
 	}
 
 	/** The key was rotated: a publisher still using an older one is dropped. */
@@ -170,7 +188,7 @@ export class LiveOwner {
 	nodeLeft(nodeID: string): void {
 		for (const s of this.streams.values())
 			if (s.node === nodeID) {
-				if (s.publisherGone) void this.finish(s);
+				if (s.publisherGone) this.finishWhenGone(s);
 				else void this.replace(s, `its transcoder node ${s.node} left`);
 			}
 	}
@@ -213,8 +231,12 @@ export class LiveOwner {
 		if (!video || video.kind !== "live") return "Unknown stream key.";
 		if (video.live!.keyVersion !== parsed.version)
 			return "This stream key was replaced; use the current one.";
+		const known = this.streams.get(video.id);
+		// The encoder dropped and came back within the grace: the same stream, a new epoch.
+		if (known && known.publisherGone && !known.finishing && !known.endRequested)
+			return this.reattach(known, req, parsed.version);
 		if (video.status !== "idle") return `This stream is ${video.status}.`;
-		if (this.streams.has(video.id)) return "This stream is already being published.";
+		if (known) return "This stream is already being published.";
 		const s: Stream = {
 			id: video.id,
 			owner: video.owner,
@@ -236,6 +258,8 @@ export class LiveOwner {
 			lastProgressAt: Date.now(),
 			onAir: false,
 			publisherGone: false,
+			goneAt: 0,
+			needsPlacement: true,
 			endRequested: false,
 			finishing: null,
 			drainTimer: null,
@@ -254,17 +278,34 @@ export class LiveOwner {
 		};
 	}
 
+	/** A reconnecting publisher takes over its stream: a fresh feed, placed as a new epoch. */
+	reattach(s: Stream, req: RtmpPublishRequest, keyVersion: number): PublishSink {
+		if (s.drainTimer) clearTimeout(s.drainTimer);
+		s.drainTimer = null;
+		s.publisher = req;
+		s.publisherGone = false;
+		s.keyVersion = keyVersion;
+		s.feed = new LiveFeed();
+		s.needsPlacement = true;
+		this.d.logger.info(`live ${s.id}: publisher reconnected from ${req.remoteAddress}`);
+		return {
+			onTag: (tag: FlvTag) => this.onTag(s, tag),
+			onEnd: (reason: string) => this.onPublisherEnd(s, reason),
+		};
+	}
+
 	onTag(s: Stream, tag: FlvTag) {
 		if (tag.type === 18) s.meta = { ...s.meta, ...readStreamMetadata(tag.data) };
 		if (tag.type === 8) s.hasAudio = true;
 		s.feed.push(tag);
-		if (s.epoch === 0 && !s.placing && s.feed.buffer.ready) void this.place(s, undefined);
+		if (s.needsPlacement && !s.placing && s.feed.buffer.ready) void this.place(s, undefined);
 	}
 
 	/** Places (or re-places) the stream's live ladder through the router: a new epoch. */
 	async place(s: Stream, fromWallMs: number | undefined, avoid: string[] = []) {
 		if (s.placing || s.publisherGone) return;
 		s.placing = true;
+		s.needsPlacement = false;
 		try {
 			if (!s.source) {
 				s.hasAudio ||= s.meta.audioCodecId !== undefined;
@@ -336,14 +377,18 @@ export class LiveOwner {
 	onPublisherEnd(s: Stream, reason: string) {
 		if (s.publisherGone) return;
 		s.publisherGone = true;
+		s.goneAt = Date.now();
 		this.d.logger.info(`live ${s.id}: publisher gone (${reason})`);
 		// The transcoder reads to the end of the feed, flushes its last segments and reports.
 		s.feed.end();
 		if (!s.node) {
-			void this.finish(s);
+			this.finishWhenGone(s);
 			return;
 		}
-		s.drainTimer = setTimeout(() => void this.finish(s), this.d.settings.drainMs);
+		s.drainTimer = setTimeout(
+			() => void this.finish(s),
+			this.d.settings.drainMs + (s.endRequested ? 0 : this.d.settings.reconnectGraceMs),
+		);
 	}
 
 	/** Writes the manifests (in order: media playlists, MPD, then the master). */
@@ -479,6 +524,7 @@ export class LiveOwner {
 				s.node &&
 				!s.placing &&
 				!s.publisherGone &&
+				!s.needsPlacement &&
 				now - s.lastProgressAt > this.d.settings.stallMs
 			)
 				void this.replace(
