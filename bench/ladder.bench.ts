@@ -61,9 +61,7 @@ async function measure(
 ): Promise<RungStat> {
 	const rendition = res.renditions.find(x => x.name === r.name)!;
 	const id = rendition.representationId;
-	const files = (await readdir(dir))
-		.filter(f => f.startsWith(`chunk-${id}-`))
-		.sort();
+	const files = (await readdir(dir)).filter(f => f.startsWith(`chunk-${id}-`)).sort();
 	files.unshift(`init-${id}.m4s`);
 	let bytes = 0;
 	const parts: Buffer[] = [];
