@@ -5,6 +5,7 @@
  */
 import { icon } from "./icons";
 import type Hls from "hls.js";
+import { PLAYER_LIVE_CONFIG } from "../../lib/live/playlists";
 import type { Rendition } from "./api";
 import { levelLabel } from "./quality";
 import { formatDuration, h } from "./dom";
@@ -222,6 +223,8 @@ export function createPlayer(opts: PlayerOptions): HTMLElement {
 				startLevel: -1,
 				// `?t=`: loading starts there (no fetch of the segments before it).
 				startPosition: opts.startAt && opts.startAt > 0 ? opts.startAt : -1,
+				// Live streams: near the edge, and back to it after a stall (lib/live/playlists.ts).
+				...PLAYER_LIVE_CONFIG,
 			});
 			hls = player;
 			player.on(HlsClass.Events.SUBTITLE_TRACKS_UPDATED, () =>
