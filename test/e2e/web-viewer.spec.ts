@@ -443,6 +443,9 @@ const DESKTOP = { width: 1280, height: 800 };
 			);
 			await second.getByRole("radio", { name: "Frame 2" }).click();
 			await second.getByText("Frame 2 is the thumbnail.").waitFor();
+			await expect(
+				second.getByRole("radio", { name: "Frame 2" }).getAttribute("aria-checked"),
+			).resolves.toBe("true");
 			await screenshot(page, "upload-two-ready");
 			await page.setViewportSize(PHONE);
 			await screenshot(page, "upload-two-phone");

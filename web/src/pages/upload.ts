@@ -375,7 +375,13 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 		};
 	}
 
-	return h("div", null, form, progressArea, batchArea);
+	// Wide screens: the form on the left, the uploads beside it (in view while they run).
+	return h(
+		"div",
+		{ class: "upload-layout" },
+		form,
+		h("div", { class: "upload-side" }, progressArea, batchArea),
+	);
 }
 
 let batchCount = 0;
@@ -408,9 +414,11 @@ function thumbnailChooser(id: string, name: string): HTMLElement {
 							type: "button",
 							class: "thumb-frame",
 							role: "radio",
-							"aria-checked": i === 0 ? "true" : "false",
+							"aria-checked": "false",
 							"aria-label": `Frame ${i + 1}`,
 							onClick: async (e: Event) => {
+								// currentTarget is gone once the handler awaits
+								const chosen = e.currentTarget as HTMLElement;
 								const r2 = await fetch(`${path}?frame=${i + 1}`, {
 									method: "PUT",
 									headers: await authHeaders(),
@@ -420,7 +428,7 @@ function thumbnailChooser(id: string, name: string): HTMLElement {
 									? `Frame ${i + 1} is the thumbnail.`
 									: (b2.message ?? `Refused (${r2.status}).`);
 								for (const el of frames.children)
-									el.setAttribute("aria-checked", String(el === e.currentTarget));
+									el.setAttribute("aria-checked", String(el === chosen && r2.ok));
 							},
 						},
 						h("img", { src: `${prefix}${f}`, alt: "", width: 160, height: 90 }),
