@@ -37,13 +37,7 @@ export const SORTS = [
 	"relevance",
 ] as const;
 
-export type SortField =
-	| "createdAt"
-	| "updatedAt"
-	| "title"
-	| "duration"
-	| "views"
-	| "relevance";
+export type SortField = "createdAt" | "updatedAt" | "title" | "duration" | "views" | "relevance";
 export interface SortKey {
 	field: SortField;
 	/** 1 ascending, -1 descending */

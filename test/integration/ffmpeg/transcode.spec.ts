@@ -283,7 +283,13 @@ suite("ffmpeg integration (probe + one-pass ladder)", () => {
 		it("audio and video start together (within one frame) in the segments", async () => {
 			// The source starts both at 0; B-frames (superfast has them) used to push the video's
 			// first presented frame 2 frames (67 ms at 30 fps) behind the audio.
-			const clip = await makeClip({ dir, name: "avsync", width: 640, height: 360, seconds: 3 });
+			const clip = await makeClip({
+				dir,
+				name: "avsync",
+				width: 640,
+				height: 360,
+				seconds: 3,
+			});
 			const src = await ffprobeJson(clip);
 			for (const st of src.streams) expect(Number(st.start_time)).toBe(0);
 			const out = join(dir, "avsync-out");

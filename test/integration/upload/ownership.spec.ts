@@ -121,7 +121,9 @@ describe("tus uploads belong to their creator", () => {
 			expect(d.body).toEqual(dMissing.body);
 
 			const g = await request(url, { headers: { ...TUS, ...headers } });
-			expect(g.status).toBe((await request(missing, { headers: { ...TUS, ...headers } })).status);
+			expect(g.status).toBe(
+				(await request(missing, { headers: { ...TUS, ...headers } })).status,
+			);
 		}
 		// A second creator is told nothing more than "no such upload".
 		const again = await patch(url, mallory.headers, 10, randomBytes(10));
@@ -172,26 +174,31 @@ describe("tus uploads belong to their creator", () => {
 			Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, "v"])),
 			/40 keys; at most 32/,
 		],
-	])("refuses Upload-Metadata with %s (400 with the reason), creating nothing", async (_w, meta, why) => {
-		const before: any = await t.broker.call("metadata.search", { pageSize: 100 }).catch(() => null);
-		const r = await request(endpoint, {
-			method: "POST",
-			headers: {
-				...TUS,
-				...alice.headers,
-				"Upload-Length": "10",
-				"Upload-Metadata": encodeMetadata(meta as Record<string, string>),
-			},
-		});
-		expect(r.status).toBe(400);
-		expect(r.body).toMatchObject({ code: 400, type: "INVALID_METADATA" });
-		expect(r.body.message).toMatch(why);
-		expect(r.headers.get("location")).toBeNull();
-		if (before) {
-			const after: any = await t.broker.call("metadata.search", { pageSize: 100 });
-			expect(after.total).toBe(before.total);
-		}
-	});
+	])(
+		"refuses Upload-Metadata with %s (400 with the reason), creating nothing",
+		async (_w, meta, why) => {
+			const before: any = await t.broker
+				.call("metadata.search", { pageSize: 100 })
+				.catch(() => null);
+			const r = await request(endpoint, {
+				method: "POST",
+				headers: {
+					...TUS,
+					...alice.headers,
+					"Upload-Length": "10",
+					"Upload-Metadata": encodeMetadata(meta as Record<string, string>),
+				},
+			});
+			expect(r.status).toBe(400);
+			expect(r.body).toMatchObject({ code: 400, type: "INVALID_METADATA" });
+			expect(r.body.message).toMatch(why);
+			expect(r.headers.get("location")).toBeNull();
+			if (before) {
+				const after: any = await t.broker.call("metadata.search", { pageSize: 100 });
+				expect(after.total).toBe(before.total);
+			}
+		},
+	);
 
 	it("refuses a checksummed chunk over the spool bound (413) before reading its body", async () => {
 		const { id, url } = await create(alice, 200 * 1024 * 1024);

@@ -282,9 +282,7 @@ if (!ff.ok && isRequired("ffmpeg"))
 			width: 320,
 			height: 180,
 		});
-		expect(r.body.html).toContain(
-			`src="${`${pub}/embed/${videoId}`}"`,
-		);
+		expect(r.body.html).toContain(`src="${`${pub}/embed/${videoId}`}"`);
 		const priv = await request(
 			api(`/oembed?url=${encodeURIComponent(`${pub}/watch/${privateId}`)}`),
 		);
