@@ -220,19 +220,17 @@ export async function handlePlaybackRequest(opts: {
 	let key: string;
 	try {
 		const play = parsePlayPath(req.url ?? "");
-		let version = 0;
-		if (opts.versionOf) {
-			const v = await opts.versionOf(play.videoId);
-			if (v === null) throw new NotFoundError("Video", play.videoId);
-			version = v;
-		}
+		const version = opts.versionOf ? await opts.versionOf(play.videoId) : 0;
 		grant = verifyPlaybackToken({
 			secret: opts.secret,
 			token: play.token,
 			videoId: play.videoId,
 			now: opts.now,
-			version,
+			// A video that is gone: the token is still checked first (as version 0), so a token
+			// for another video is refused (403) before anything tells whether this id exists.
+			version: version ?? 0,
 		});
+		if (version === null) throw new NotFoundError("Video", play.videoId);
 		key = videoKey(play.videoId, play.file);
 	} catch (err) {
 		if (err instanceof DomainError) return sendDomainError(res, err);

@@ -99,7 +99,8 @@ describe("roles and API keys", () => {
 		expect(created).toMatchObject({
 			role: "creator",
 			label: "ci uploads",
-			owner: null,
+			// made by a signed-in person: the key acts as that person's address (issue 15)
+			owner: admin.address,
 			createdBy: admin.address,
 			revokedAt: null,
 		});
@@ -107,7 +108,7 @@ describe("roles and API keys", () => {
 
 		const principal = await t.broker.call("auth.verifyToken", { token: created.key });
 		expect(principal).toEqual({
-			address: `apikey:${created.id}`,
+			address: admin.address,
 			roles: ["viewer", "creator"],
 			kind: "apikey",
 			keyId: created.id,
