@@ -18,6 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fmt, freePort, ROOT, startNode, stop, waitFor } from "./lib";
 import { topSelfTime } from "./cpu-profile";
 import { startNginx } from "../test/helpers/nginx";
+import { TEST_CLUSTER_SECRET } from "../test/helpers/env";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const VIDEOS = Number(process.env.BENCH_VIDEOS ?? 100_000);
@@ -168,7 +169,13 @@ async function main() {
 		);
 		const bareNats = `http://127.0.0.1:${bareGwPort}`;
 		await waitFor(`${bareNats}/v/x`, 120_000);
-		const cluster = { ...common, TRANSPORTER: NATS, NAMESPACE: ns };
+		// Every node of the cluster holds the cluster secret (the Trust middleware).
+		const cluster = {
+			...common,
+			TRANSPORTER: NATS,
+			NAMESPACE: ns,
+			CLUSTER_SECRET: process.env.CLUSTER_SECRET || TEST_CLUSTER_SECRET,
+		};
 		const core = await startNode({
 			...cluster,
 			SERVICES: "metadata,cache,monitor",
