@@ -13,8 +13,8 @@ const api = process.env.STREAMGATE_URL ?? "http://localhost:3000";
 export default defineConfig({
 	root: "web",
 	build: {
-		// WEB_OUT_DIR: a build into a temporary folder that is renamed into place afterwards.
-		outDir: process.env.WEB_OUT_DIR ?? "dist",
+		// The gateway builds into a temporary folder (`--outDir`) and renames it into place.
+		outDir: "dist",
 		emptyOutDir: true,
 		target: "es2022",
 		chunkSizeWarningLimit: 1024,

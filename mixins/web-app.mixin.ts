@@ -237,12 +237,16 @@ export function buildWebApp(
 	log(
 		`web app: building web/dist with Vite (${need === "missing" ? "first start" : "sources changed"})…`,
 	);
-	const r = spawnSync(process.execPath, [viteBin, "build", "--logLevel", "warn"], {
-		cwd: REPO_ROOT,
-		env: { ...process.env, NODE_ENV: "production", WEB_OUT_DIR: tmp },
-		stdio: ["ignore", "inherit", "inherit"],
-		timeout: 300_000,
-	});
+	// Into a temporary folder renamed into place afterwards (`vite build` is production mode).
+	const r = spawnSync(
+		process.execPath,
+		[viteBin, "build", "--logLevel", "warn", "--outDir", tmp],
+		{
+			cwd: REPO_ROOT,
+			stdio: ["ignore", "inherit", "inherit"],
+			timeout: 300_000,
+		},
+	);
 	if (r.status !== 0) {
 		fs.rmSync(tmp, { recursive: true, force: true });
 		log(
