@@ -16,35 +16,14 @@ import {
 	storedLadder,
 	type ComplexityProbe,
 } from "../../../lib/ffmpeg/per-title";
+import { probedSource } from "../../helpers/sources";
 
 const probes: Record<string, ComplexityProbe> = JSON.parse(
 	readFileSync(join(__dirname, "../../fixtures/ladder/probes.json"), "utf8"),
 );
 
 function source(w: number, h: number, audio = false): SourceInfo {
-	return {
-		formatName: "mov,mp4,m4a,3gp,3g2,mj2",
-		duration: 20,
-		size: 1,
-		bitRate: 1,
-		video: {
-			index: 0,
-			codec: "h264",
-			width: w,
-			height: h,
-			codedWidth: w,
-			codedHeight: h,
-			rotation: 0,
-			fps: 30,
-			frames: null,
-			pixFmt: "yuv420p",
-			interlaced: false,
-			bitRate: null,
-		},
-		audio: audio
-			? { index: 1, codec: "aac", channels: 2, sampleRate: 48000, bitRate: null }
-			: null,
-	} as SourceInfo;
+	return probedSource(w, h, { seconds: 20, audio });
 }
 const HD = source(1920, 1080);
 

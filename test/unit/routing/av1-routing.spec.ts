@@ -22,29 +22,10 @@ import {
 } from "../../../lib/routing";
 import { createBrokerOptions } from "../../../moleculer.config";
 import { TEST_CLUSTER_SECRET } from "../../helpers/env";
+import { probedSource } from "../../helpers/sources";
 
 function source(w: number, h: number, seconds = 1): SourceInfo {
-	return {
-		formatName: "mov,mp4,m4a,3gp,3g2,mj2",
-		duration: seconds,
-		size: 1,
-		bitRate: 1,
-		video: {
-			index: 0,
-			codec: "h264",
-			width: w,
-			height: h,
-			codedWidth: w,
-			codedHeight: h,
-			rotation: 0,
-			fps: 30,
-			frames: null,
-			pixFmt: "yuv420p",
-			interlaced: false,
-			bitRate: null,
-		},
-		audio: null,
-	};
+	return probedSource(w, h, { seconds });
 }
 const HD = source(1920, 1080); // 249M per codec
 

@@ -12,31 +12,12 @@ import { createBrokerOptions } from "../../../moleculer.config";
 import { loadBookFor } from "../../../broker/transcoder-strategy";
 import type { SourceInfo } from "../../../lib/ffmpeg";
 import { TEST_CLUSTER_SECRET } from "../../helpers/env";
+import { probedSource } from "../../helpers/sources";
 
 const HEAVY_JOB_COST = 50_000_000;
 
 function source(w: number, h: number, seconds = 1): SourceInfo {
-	return {
-		formatName: "mov,mp4,m4a,3gp,3g2,mj2",
-		duration: seconds,
-		size: 1,
-		bitRate: 1,
-		video: {
-			index: 0,
-			codec: "h264",
-			width: w,
-			height: h,
-			codedWidth: w,
-			codedHeight: h,
-			rotation: 0,
-			fps: 30,
-			frames: null,
-			pixFmt: "yuv420p",
-			interlaced: false,
-			bitRate: null,
-		},
-		audio: null,
-	};
+	return probedSource(w, h, { seconds });
 }
 const HEAVY = source(1920, 1080); // 249M
 const LIGHT = source(426, 240, 2); // 6M
