@@ -83,6 +83,11 @@ export interface Config {
 	metricsPort: number | null;
 	requestTimeoutMs: number;
 	rateLimit: { window: number; limit: number };
+	/**
+	 * VIEW_RATE_LIMIT: view beacons (`POST /videos/:id/views`) per client address a minute, a
+	 * budget of their own apart from `rateLimit` (a player sends one per video it plays).
+	 */
+	viewRateLimit: { window: number; limit: number };
 	/** CORS_ORIGINS: the origins a browser may call from; [] (the default) = the app's own origin only. */
 	corsOrigins: string[] | "*";
 	/** TRUST_PROXY: how far X-Forwarded-For is believed (off by default; see lib/net/client-address). */
@@ -605,6 +610,7 @@ export function loadConfig(env: Env = process.env): Config {
 			window: int(env, "RATE_LIMIT_WINDOW", 60_000, 1000),
 			limit: int(env, "RATE_LIMIT", 6000, 1),
 		},
+		viewRateLimit: { window: 60_000, limit: int(env, "VIEW_RATE_LIMIT", 30, 1) },
 		corsOrigins: corsOrigins(env),
 		trustProxy: trustProxy(env),
 		ffmpegPath: str(env, "FFMPEG_PATH", "ffmpeg"),

@@ -75,16 +75,70 @@ function assetAlias(op: string) {
 	};
 }
 
-/** The rate-limit store: shared through Redis in cluster mode, in memory when embedded. */
-function rateLimitStore() {
+let rateLimitRedis: unknown = null;
+
+/**
+ * A rate-limit store: shared through Redis in cluster mode (one client for every budget, each
+ * under its own key prefix), in memory when embedded.
+ */
+function rateLimitStore(budget = "") {
 	if (!config.redisUrl) return {};
-	const Redis = require("ioredis");
-	const { resilientRedisOptions } = require("../lib/cache");
 	const { redisRateStoreFactory } = require("../lib/ratelimit/redis-store");
-	const client = new Redis(config.redisUrl, resilientRedisOptions());
-	client.on("error", () => {});
-	return { StoreFactory: redisRateStoreFactory(client, `${config.namespace}:rl:`) };
+	if (!rateLimitRedis) {
+		const Redis = require("ioredis");
+		const { resilientRedisOptions } = require("../lib/cache");
+		const client = new Redis(config.redisUrl, resilientRedisOptions());
+		client.on("error", () => {});
+		rateLimitRedis = client;
+	}
+	return {
+		StoreFactory: redisRateStoreFactory(rateLimitRedis, `${config.namespace}:rl:${budget}`),
+	};
 }
+
+/** Routes on their own per-client budget (the view beacon), and the rest of /api/v1. */
+const VIEW_ROUTES = API_ROUTES.filter(r => r.ownLimit === "views");
+const REST_ROUTES = API_ROUTES.filter(r => !r.ownLimit);
+
+/** What every JSON route under /api/v1 does, whichever rate limit it has. */
+const JSON_ROUTE = {
+	path: API_PREFIX,
+	mappingPolicy: "restrict",
+	autoAliases: false,
+	mergeParams: true,
+	// Depth-checked on the raw bytes before parsing: a 100k-deep array → 400, not a
+	// stack overflow further on.
+	bodyParsers: {
+		json: { strict: true, limit: "256kb", verify: verifyJsonDepth() },
+		urlencoded: false,
+	},
+	callOptions: { timeout: config.requestTimeoutMs },
+	// moleculer-web's own ETag, and 304 for If-None-Match / If-Modified-Since.
+	etag: "weak",
+	authentication: true,
+	authorization: true,
+	onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {
+		this.beforeCall(ctx, req);
+	},
+	onAfterCall(
+		this: any,
+		ctx: Context<any, any>,
+		_route: any,
+		req: Req,
+		res: ServerResponse,
+		data: unknown,
+	) {
+		const headers = cacheHeaders({
+			method: req.method ?? "GET",
+			action: req.$alias?.action,
+			signedIn: !!ctx.meta.user,
+			data,
+		});
+		for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+		this.record(req, res.statusCode || 200);
+		return data;
+	},
+};
 
 const ApiService: ServiceSchema<Record<string, any>> = {
 	name: "api",
@@ -170,10 +224,27 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 				authorization: true,
 			},
 			{
-				path: API_PREFIX,
-				whitelist: API_ROUTES.map(r => r.action),
+				// The view beacon, before the rest (the first matching alias wins): a budget of its
+				// own per client (VIEW_RATE_LIMIT a minute) instead of the API's, so a flood of
+				// beacons is cut short without eating into anything else.
+				...JSON_ROUTE,
+				name: "view-beacon",
+				whitelist: VIEW_ROUTES.map(r => r.action),
+				aliases: toAliases(VIEW_ROUTES),
+				rateLimit: {
+					window: config.viewRateLimit.window,
+					limit: config.viewRateLimit.limit,
+					headers: true,
+					key: (req: Req) => clientIp(req),
+					...rateLimitStore("views:"),
+				},
+			},
+			{
+				...JSON_ROUTE,
+				name: "api",
+				whitelist: REST_ROUTES.map(r => r.action),
 				aliases: {
-					...toAliases(API_ROUTES),
+					...toAliases(REST_ROUTES),
 					"GET /videos/:id/events": rawAlias("handleEvents"),
 					"PUT /videos/:id/captions/:lang": assetAlias("caption.put"),
 					"DELETE /videos/:id/captions/:lang": assetAlias("caption.delete"),
@@ -181,41 +252,6 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					"POST /videos/:id/thumbnail/frames": assetAlias("thumbnail.frames"),
 					"PUT /profile/avatar": assetAlias("avatar.put"),
 					"GET /profiles/:address/avatar": assetAlias("avatar.get"),
-				},
-				mappingPolicy: "restrict",
-				autoAliases: false,
-				mergeParams: true,
-				// Depth-checked on the raw bytes before parsing: a 100k-deep array → 400, not a
-				// stack overflow further on.
-				bodyParsers: {
-					json: { strict: true, limit: "256kb", verify: verifyJsonDepth() },
-					urlencoded: false,
-				},
-				callOptions: { timeout: config.requestTimeoutMs },
-				// moleculer-web's own ETag, and 304 for If-None-Match / If-Modified-Since.
-				etag: "weak",
-				authentication: true,
-				authorization: true,
-				onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {
-					this.beforeCall(ctx, req);
-				},
-				onAfterCall(
-					this: any,
-					ctx: Context<any, any>,
-					_route: any,
-					req: Req,
-					res: ServerResponse,
-					data: unknown,
-				) {
-					const headers = cacheHeaders({
-						method: req.method ?? "GET",
-						action: req.$alias?.action,
-						signedIn: !!ctx.meta.user,
-						data,
-					});
-					for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-					this.record(req, res.statusCode || 200);
-					return data;
 				},
 			},
 			{
@@ -462,6 +498,19 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 					"REQUEST_REJECTED",
 					err.data,
 				);
+			if (err instanceof ApiGateway.Errors.RateLimitExceeded) {
+				const beacon = req?.$alias?.action === "metadata.view";
+				const { limit, window } = beacon ? config.viewRateLimit : config.rateLimit;
+				const per = `${limit} per ${window / 1000} s`;
+				return new Errors.MoleculerClientError(
+					beacon
+						? `Too many view beacons from this client (at most ${per}); a view counts once per viewer anyway. Retry after X-Rate-Limit-Reset.`
+						: `Too many requests from this client (at most ${per}); retry after X-Rate-Limit-Reset.`,
+					429,
+					beacon ? "VIEW_RATE_LIMITED" : "RATE_LIMITED",
+					{ limit, windowMs: window },
+				);
+			}
 			if (err?.type === "JSON_TOO_DEEP")
 				return new Errors.MoleculerClientError(err.message, 400, "JSON_TOO_DEEP", {
 					maxDepth: err.depth,

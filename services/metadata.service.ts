@@ -29,6 +29,7 @@ import { viewerId, viewKey, VIEW_WINDOW_SEC } from "../lib/videos/views";
 import { createDbMixin } from "../mixins/db.mixin";
 import { ErrorsMixin } from "../mixins/errors.mixin";
 import { AuditMixin } from "../mixins/audit.mixin";
+import { PlaybackAccessMixin } from "../mixins/playback-access.mixin";
 
 const config = loadConfig();
 
@@ -111,7 +112,7 @@ function isOwnerOrAdmin(v: Video, viewer: Viewer | null): boolean {
 
 const MetadataService: ServiceSchema = {
 	name: "metadata",
-	mixins: [createDbMixin("videos", config), ErrorsMixin, AuditMixin],
+	mixins: [createDbMixin("videos", config), ErrorsMixin, AuditMixin, PlaybackAccessMixin],
 
 	actions: {
 		/** Creates the record of a new upload (status `uploading`). */
@@ -297,7 +298,10 @@ const MetadataService: ServiceSchema = {
 		/**
 		 * A view beacon from a player (after a few seconds of playback): counted once per viewer
 		 * per video per VIEW_WINDOW_SEC (deduplicated through the cache service, atomically).
-		 * Answers `{ counted, views }`. Only a ready video the caller may see counts.
+		 * Answers `{ counted, views }`. Only a ready video the caller may play counts: the same
+		 * rule as playback (a private video is not found for others; a token gate asks
+		 * `auth.checkAccess`, failing closed). The gateway limits beacons per client on their
+		 * own route (VIEW_RATE_LIMIT), apart from the rest of the API.
 		 */
 		view: {
 			params: { $$strict: true, id: idParam },
@@ -308,6 +312,8 @@ const MetadataService: ServiceSchema = {
 				const viewer = viewerOf(ctx);
 				if (v.access.kind === "private" && !isOwnerOrAdmin(v, viewer))
 					throw new NotFoundError("Video", ctx.params.id);
+				// Who may not play it may not count a view of it either.
+				await this.assertMayPlay(ctx, v);
 				if (v.status !== "ready")
 					throw new ConflictError(
 						`Video '${v.id}' is '${v.status}': only a ready video can be viewed.`,

@@ -6,13 +6,14 @@
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { loadConfig } from "../lib/config";
-import { ConflictError, NotFoundError, UnavailableError } from "../lib/errors";
+import { ConflictError, NotFoundError } from "../lib/errors";
 import { TtlMap } from "../lib/auth/ttl-map";
 import { handlePlaybackRequest, issuePlayback, verifyPlaybackToken } from "../lib/playback";
 import { resolvePlaybackSecret } from "../lib/playback/secret";
 import { videoPrefix } from "../lib/storage";
 import { ID_PATTERN, Video } from "../lib/videos/video";
 import { ErrorsMixin } from "../mixins/errors.mixin";
+import { PlaybackAccessMixin } from "../mixins/playback-access.mixin";
 import { createStorageMixin } from "../mixins/storage.mixin";
 
 const config = loadConfig();
@@ -34,7 +35,7 @@ export interface PlaybackReply {
 
 const StreamingService: ServiceSchema<StreamingSettings> = {
 	name: "streaming",
-	mixins: [ErrorsMixin, createStorageMixin(config)],
+	mixins: [ErrorsMixin, PlaybackAccessMixin, createStorageMixin(config)],
 	settings: { ttlSec: config.playbackTtlSec, publicUrl: config.publicUrl },
 
 	actions: {
@@ -49,13 +50,7 @@ const StreamingService: ServiceSchema<StreamingSettings> = {
 					{ meta: ctx.meta },
 				);
 				// The access decision is auth's; a token gate without a reachable auth fails closed.
-				if (this.broker.registry.actions.isAvailable("auth.checkAccess"))
-					await ctx.call("auth.checkAccess", { video }, { meta: ctx.meta });
-				else if (video.access.kind === "token")
-					throw new UnavailableError(
-						"This video is token-gated and the access check is not reachable right now; try again shortly.",
-						"ACCESS_CHECK_UNAVAILABLE",
-					);
+				await this.assertMayPlay(ctx, video);
 				// A live stream plays while on air, from its live manifests (lib/live).
 				const onAir = video.kind === "live" && video.status === "live";
 				if (video.status !== "ready" && !onAir)

@@ -27,6 +27,8 @@ export interface RouteDef {
 	status?: number;
 	/** Served by a raw (req, res) handler in the gateway, not an action alias: documented only. */
 	raw?: boolean;
+	/** Limited per client by a budget of its own instead of the API's (VIEW_RATE_LIMIT). */
+	ownLimit?: "views";
 }
 
 export const API_PREFIX = "/api/v1";
@@ -267,11 +269,12 @@ export const API_ROUTES: RouteDef[] = [
 		action: "metadata.view",
 		operationId: "countView",
 		result: "ViewReply",
-		errors: [404, 409],
+		errors: [403, 404, 409],
 		summary:
-			"The player's view beacon after a few seconds of playback: counted once per viewer (signed-in address, else client address + user agent) per video per 6 hours → `{ counted, views }`",
+			"The player's view beacon after a few seconds of playback: counted once per viewer (signed-in address, else client address + user agent) per video per 6 hours, only for a viewer who may play the video (private: its owner; token-gated: holders) → `{ counted, views }`. Limited per client on its own budget (`VIEW_RATE_LIMIT` a minute), apart from the rest of the API",
 		tag: "videos",
 		auth: "optional",
+		ownLimit: "views",
 	},
 	{
 		method: "PUT",

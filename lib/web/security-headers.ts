@@ -4,8 +4,9 @@
  * The policy allows what the built app (Vite: one module script and one stylesheet under
  * /assets, no inline script or style) and hls.js need, nothing more:
  * - scripts and styles only from the app's own origin (no inline code, no eval);
- * - media from the app and blob: (hls.js feeds a MediaSource through a blob: URL), and workers
- *   from blob: (hls.js runs its demuxer in a worker made from a blob);
+ * - media from the app, blob: (hls.js feeds a MediaSource through a blob: URL) and data: (hls.js
+ *   gives each subtitle `<track>` it creates the source `data:,WEBVTT`, a media load), and
+ *   workers from blob: (hls.js runs its demuxer in a worker made from a blob);
  * - fetches (API, manifests, segments) and images (thumbnails, storyboards) from the app and the
  *   playback origin (PUBLIC_URL, when it is another host, such as an nginx edge);
  * - framing decided per page: the app's own pages only by itself; an embeddable page (issue 15's
@@ -28,7 +29,7 @@ export function contentSecurityPolicy(opts: HtmlSecurityOptions = {}): string {
 		"script-src 'self'",
 		"style-src 'self'",
 		`img-src ${self} data: blob:`,
-		`media-src ${self} blob:`,
+		`media-src ${self} blob: data:`,
 		`connect-src ${self}`,
 		"worker-src 'self' blob:",
 		"font-src 'self'",

@@ -3,8 +3,10 @@
  * watch page and the channel page), a view counted once after a few seconds of play and not
  * again on reload, a WebVTT caption as a text track (the player's CC menu, `video.textTracks`,
  * the cue's text), `?t=` starts there, keyboard shortcuts, `/embed/<id>` plays inside another
- * page's iframe and refuses a private video, and My videos. Screenshots at 1280×800 and 390×844
- * go to test-output/.
+ * page's iframe and refuses a private video, uploads that start on pick (one file or several)
+ * with their details edited meanwhile, and My videos (edits, a thumbnail from three frames or an
+ * image). No page reports a Content-Security-Policy violation (hls.js's caption tracks included).
+ * Screenshots at 1280×800 and 390×844 go to test-output/.
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -12,7 +14,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { Wallet } from "ethers";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page, Route } from "playwright-core";
 import {
 	ensureWebBuild,
 	injectWallet,
@@ -29,7 +31,14 @@ import {
 	stopAllNodes,
 } from "../helpers/cluster";
 import { followUntilDone, tusUpload } from "../helpers/pipeline";
-import { detectFfmpeg, FFMPEG, FFPROBE, isRequired, makeClip, makeTempDir } from "../helpers/media";
+import {
+	detectFfmpeg,
+	FFPROBE,
+	isRequired,
+	makeClip,
+	makeImage,
+	makeTempDir,
+} from "../helpers/media";
 
 const SUITE = "web viewer e2e tests";
 const ff = detectFfmpeg();
@@ -67,6 +76,43 @@ const DESKTOP = { width: 1280, height: 800 };
 			throw err;
 		}
 	};
+
+	/** A 640×360 PNG to upload as a thumbnail. */
+	const coverPng = () => makeImage({ dir: tmp.dir, name: "cover", width: 640, height: 360 });
+
+	/** `box` offers three frames of the video as thumbnails, every one loaded. */
+	async function expectThreeFrames(box: ReturnType<Page["locator"]>): Promise<void> {
+		await expect(
+			eventually(
+				"three frames offered",
+				async () => (await box.locator(".thumb-frame img").count()) === 3,
+				30_000,
+			),
+		).resolves.toBe(true);
+		await eventually("the frames loaded", () =>
+			box
+				.locator(".thumb-frame img")
+				.evaluateAll((imgs: any[]) => imgs.every(i => i.complete && i.naturalWidth > 0)),
+		);
+	}
+
+	/** The CSP violations the page's documents reported (`securitypolicyviolation`). */
+	const cspViolations = () =>
+		page.evaluate(() => (globalThis as any).__cspViolations as string[] | undefined);
+
+	/** Every one of `els` lies inside the viewport (seen without scrolling). */
+	async function expectInView(viewport: { width: number; height: number }, ...els: any[]) {
+		for (const [i, el] of els.entries()) {
+			const b = await el.boundingBox();
+			const inside =
+				!!b &&
+				b.x >= 0 &&
+				b.y >= 0 &&
+				b.x + b.width <= viewport.width &&
+				b.y + b.height <= viewport.height;
+			expect({ element: i, box: b, inside }).toEqual({ element: i, box: b, inside: true });
+		}
+	}
 
 	/** The video element's state. */
 	const state = () =>
@@ -134,6 +180,14 @@ const DESKTOP = { width: 1280, height: 800 };
 		page = await context.newPage();
 		page.on("console", m => pageLog.push(`[${m.type()}] ${m.text()}`));
 		page.on("pageerror", e => pageLog.push(`[pageerror] ${e.message}`));
+		// What the browser blocks under the page's CSP, as the page itself hears it.
+		await page.addInitScript(() => {
+			const w = globalThis as any;
+			w.__cspViolations = [];
+			w.document.addEventListener("securitypolicyviolation", (e: any) =>
+				w.__cspViolations.push(`${e.effectiveDirective} ${e.blockedURI}`),
+			);
+		});
 		await injectWallet(page, creatorWallet, 1);
 	}, 300_000);
 
@@ -240,6 +294,15 @@ const DESKTOP = { width: 1280, height: 800 };
 				30_000,
 			);
 			expect(cues).toEqual(["Hello from the captions"]);
+			// hls.js gives each caption <track> the source `data:,WEBVTT` (a media load): the
+			// policy lets exactly that through, and nothing on this page is blocked.
+			expect(
+				await page
+					.locator(".player video track")
+					.evaluateAll((ts: any[]) => ts.map(t => t.getAttribute("src"))),
+			).toContain("data:,WEBVTT");
+			expect(await cspViolations()).toEqual([]);
+			expect(pageLog.filter(l => /Content Security Policy|Refused to/i.test(l))).toEqual([]);
 			await screenshot(page, "watch-captions");
 			await page.setViewportSize(PHONE);
 			await screenshot(page, "watch-phone");
@@ -377,6 +440,95 @@ const DESKTOP = { width: 1280, height: 800 };
 	);
 
 	it(
+		"one file: the upload starts on pick in its own card; details edited while it uploads are saved to the video",
+		withLogs(async () => {
+			const clip = await makeClip({
+				dir: tmp.dir,
+				name: "single-pick",
+				width: 320,
+				height: 180,
+				seconds: 2,
+			});
+			// The file's bytes (tus PATCH) are held back until the details are saved: the edits
+			// are made while it uploads, whatever the speed of the machine.
+			const held: Route[] = [];
+			const holdBytes = (route: Route) =>
+				route.request().method() === "PATCH" ? void held.push(route) : route.continue();
+			await page.route("**/api/v1/uploads/*", holdBytes);
+			const card = page.locator(".batch-card");
+			let id: string | null = null;
+			try {
+				await page.goto(`${base}/upload`);
+				expect(
+					await page.getByRole("button", { name: "Upload", exact: true }).count(),
+				).toBe(0);
+				// Picking starts it: no button is pressed.
+				await page.locator("#file").setInputFiles(clip);
+				await card.waitFor();
+				expect(await card.count()).toBe(1);
+				id = await eventually("the upload exists", () => card.getAttribute("data-id"));
+				await eventually("its bytes are on their way", async () => held.length > 0);
+				const title = page.getByLabel("Title", { exact: true });
+				expect(await title.inputValue()).toBe("single pick");
+				await title.fill("Picked and renamed");
+				await page.getByLabel("Description", { exact: true }).fill("Described meanwhile.");
+				await page.getByLabel("Access", { exact: true }).selectOption("unlisted");
+				await page.getByRole("button", { name: "Save details", exact: true }).click();
+				await page.getByText("Details saved.").waitFor();
+				// An edit saved without pressing the button (on change) is not lost either.
+				await page.getByLabel("Tags", { exact: true }).fill("pick, e2e");
+				await page.getByLabel("Tags", { exact: true }).press("Tab");
+				const mid = await eventually(
+					"the tags were saved",
+					async () => {
+						const r = await request(api(`/videos/${id}`), { headers: creator.headers });
+						return r.body.tags?.length === 2 ? r.body : null;
+					},
+					15_000,
+				);
+				expect(mid).toMatchObject({
+					status: "uploading",
+					title: "Picked and renamed",
+					description: "Described meanwhile.",
+					tags: ["pick", "e2e"],
+					access: { kind: "unlisted" },
+				});
+				await card.getByText("Uploading “Picked and renamed”").waitFor();
+				// At 1280×800 the upload's card and the details are in view together.
+				await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
+				await expectInView(
+					DESKTOP,
+					card.locator('progress[id^="upload-progress"]'),
+					card.getByRole("button", { name: "Pause" }),
+					card.getByRole("button", { name: "Resume" }),
+					card.getByRole("button", { name: "Cancel" }),
+					title,
+					page.getByLabel("Access", { exact: true }),
+					page.getByRole("button", { name: "Save details", exact: true }),
+				);
+				await screenshot(page, "upload-on-pick");
+				await page.setViewportSize(PHONE);
+				await screenshot(page, "upload-on-pick-phone");
+				await page.setViewportSize(DESKTOP);
+			} finally {
+				await page.unroute("**/api/v1/uploads/*", holdBytes);
+				for (const r of held.splice(0)) await r.continue().catch(() => undefined);
+			}
+			await card.getByText("Your video is ready.").waitFor({ timeout: 120_000 });
+			await card.getByRole("radio", { name: "Frame 1" }).waitFor({ timeout: 30_000 });
+			const done = await request(api(`/videos/${id}`), { headers: creator.headers });
+			expect(done.body).toMatchObject({
+				status: "ready",
+				title: "Picked and renamed",
+				description: "Described meanwhile.",
+				tags: ["pick", "e2e"],
+				access: { kind: "unlisted" },
+			});
+		}),
+		180_000,
+	);
+
+	it(
 		"uploads two files at once: each starts on pick in its own card, both reach ready, a thumbnail is chosen",
 		withLogs(async () => {
 			const a = await makeClip({
@@ -393,19 +545,7 @@ const DESKTOP = { width: 1280, height: 800 };
 				height: 180,
 				seconds: 2,
 			});
-			const png = path.join(tmp.dir, "cover.png");
-			execFileSync(FFMPEG, [
-				"-v",
-				"error",
-				"-f",
-				"lavfi",
-				"-i",
-				"testsrc2=size=640x360",
-				"-frames:v",
-				"1",
-				"-y",
-				png,
-			]);
+			const png = await coverPng();
 			await page.goto(`${base}/upload`);
 			// Picking starts both uploads: no Upload button is pressed.
 			await page.locator("#file").setInputFiles([a, b]);
@@ -427,20 +567,7 @@ const DESKTOP = { width: 1280, height: 800 };
 			await first.getByText("Thumbnail saved.").waitFor({ timeout: 30_000 });
 			// The second one: a frame of the video (three are offered).
 			const second = cards.nth(1);
-			await expect(
-				eventually(
-					"three frames offered",
-					async () => (await second.locator(".thumb-frame img").count()) === 3,
-					30_000,
-				),
-			).resolves.toBe(true);
-			await eventually("the frames loaded", () =>
-				second
-					.locator(".thumb-frame img")
-					.evaluateAll((imgs: any[]) =>
-						imgs.every(i => i.complete && i.naturalWidth > 0),
-					),
-			);
+			await expectThreeFrames(second);
 			await second.getByRole("radio", { name: "Frame 2" }).click();
 			await second.getByText("Frame 2 is the thumbnail.").waitFor();
 			await expect(
@@ -505,6 +632,51 @@ const DESKTOP = { width: 1280, height: 800 };
 			await page.setViewportSize(PHONE);
 			await screenshot(page, "my-videos-phone");
 			await page.setViewportSize(DESKTOP);
+		}),
+		60_000,
+	);
+
+	it(
+		"My videos: a ready video's thumbnail is one of three frames of it, or an uploaded image",
+		withLogs(async () => {
+			await page.goto(`${base}/studio`);
+			const row = page.locator(`li.studio-row[data-id="${videoId}"]`);
+			await row.getByRole("button", { name: "Thumbnail" }).click();
+			await expectThreeFrames(row);
+			await row.getByRole("radio", { name: "Frame 3" }).click();
+			await row.getByText("Frame 3 is the thumbnail.").waitFor();
+			await expect(
+				row.getByRole("radio", { name: "Frame 3" }).getAttribute("aria-checked"),
+			).resolves.toBe("true");
+			expect((await request(api(`/videos/${videoId}`))).body.thumbnail).toBe("frame3");
+			// The row shows the new thumbnail (asked for again, not the cached one).
+			await eventually("the row's thumbnail reloaded", () =>
+				row
+					.locator(".studio-thumb img")
+					.evaluate(
+						(i: any) => /\?v=\d+$/.test(i.src) && i.complete && i.naturalWidth > 0,
+					),
+			);
+			await expectInView(
+				DESKTOP,
+				...[1, 2, 3].map(n => row.getByRole("radio", { name: `Frame ${n}` })),
+			);
+			await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
+			await screenshot(page, "studio-thumbnail");
+			await page.setViewportSize(PHONE);
+			await screenshot(page, "studio-thumbnail-phone");
+			await page.setViewportSize(DESKTOP);
+
+			// An image instead: re-encoded by the server, no frame marked any more.
+			await row.locator('input[type="file"]').setInputFiles(await coverPng());
+			await row.getByText("Thumbnail saved.").waitFor({ timeout: 30_000 });
+			expect((await request(api(`/videos/${videoId}`))).body.thumbnail).toBe("custom");
+			expect(
+				await row
+					.locator(".thumb-frame")
+					.evaluateAll((fs: any[]) => fs.map(f => f.getAttribute("aria-checked"))),
+			).toEqual(["false", "false", "false"]);
+			expect(await cspViolations()).toEqual([]);
 		}),
 		60_000,
 	);

@@ -1,7 +1,8 @@
 /**
  * The web app end to end, in headless Chromium (Debian's, driven by playwright-core) against a
  * real embedded StreamGate node: a test wallet injected as `window.ethereum` signs in with SIWE
- * through the page; a clip is uploaded through the page (tus) and followed to ready (SSE); the
+ * through the page; a clip is uploaded through the page (tus, started by the pick, its details
+ * saved to it) and followed to ready (SSE); the
  * watch page plays it past 2 s with a quality menu listing the rungs and storyboard previews;
  * the library shows it; the admin page shows the node and its jobs; and a video gated by an
  * ERC-721 on a real Hardhat EVM refuses a non-holder (and an anonymous viewer) with a message
@@ -95,18 +96,21 @@ const evmOk =
 		gate?: { chainId: number; contract: string },
 	): Promise<string> {
 		await page.goto(`${base}/upload`);
-		await page.locator("#file").setInputFiles(file);
-		await page.getByLabel("Title", { exact: true }).fill(fields.title);
-		if (fields.description)
-			await page.getByLabel("Description", { exact: true }).fill(fields.description);
-		if (fields.tags) await page.getByLabel("Tags", { exact: true }).fill(fields.tags);
+		// A gate is set before the pick: the upload is gated from its first byte.
 		if (gate) {
 			await page.getByLabel("Access", { exact: true }).selectOption("token");
 			await page.getByLabel("Chain ID").fill(String(gate.chainId));
 			await page.getByLabel("Contract address").fill(gate.contract);
 			await page.getByLabel("Standard").selectOption("erc721");
 		}
-		await page.getByRole("button", { name: "Upload", exact: true }).click();
+		// Picking the file starts the upload; the details are saved to it.
+		await page.locator("#file").setInputFiles(file);
+		await page.getByLabel("Title", { exact: true }).fill(fields.title);
+		if (fields.description)
+			await page.getByLabel("Description", { exact: true }).fill(fields.description);
+		if (fields.tags) await page.getByLabel("Tags", { exact: true }).fill(fields.tags);
+		await page.getByRole("button", { name: "Save details", exact: true }).click();
+		await page.getByText("Details saved.").waitFor({ timeout: 30_000 });
 		const link = page.locator("a.watch-link");
 		await link.waitFor({ timeout: 60_000 });
 		const href = (await link.getAttribute("href"))!;
@@ -230,13 +234,14 @@ const evmOk =
 				description: "A test pattern at dawn.",
 				tags: "demo, e2e",
 			});
-			await expect(page.locator("#upload-progress").getAttribute("value")).resolves.toBe(
-				"100",
-			);
-			await page.getByText("Your video is ready.").waitFor({ timeout: 180_000 });
-			await expect(page.locator("#transcode-progress").getAttribute("value")).resolves.toBe(
-				"100",
-			);
+			const card = page.locator(`.batch-card[data-id="${videoId}"]`);
+			await expect(
+				card.locator('progress[id^="upload-progress"]').getAttribute("value"),
+			).resolves.toBe("100");
+			await card.getByText("Your video is ready.").waitFor({ timeout: 180_000 });
+			await expect(
+				card.locator('progress[id^="transcode-progress"]').getAttribute("value"),
+			).resolves.toBe("100");
 			await screenshot(page, "upload");
 			const v = await request(`${base}/api/v1/videos/${videoId}`);
 			expect(v.body).toMatchObject({

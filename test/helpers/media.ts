@@ -60,6 +60,29 @@ export interface ClipOptions {
 	crf?: number;
 }
 
+/** A test-pattern still image (`<name>.png`, or the extension given) of `width`×`height`. */
+export async function makeImage(o: {
+	dir: string;
+	name: string;
+	width: number;
+	height: number;
+}): Promise<string> {
+	const file = join(o.dir, /\.[a-z]+$/.test(o.name) ? o.name : `${o.name}.png`);
+	await runTool(FFMPEG, [
+		"-v",
+		"error",
+		"-f",
+		"lavfi",
+		"-i",
+		`testsrc2=size=${o.width}x${o.height}`,
+		"-frames:v",
+		"1",
+		"-y",
+		file,
+	]);
+	return file;
+}
+
 /** Encodes a test-pattern clip quickly (H.264 ultrafast, AAC) and returns its path. */
 export async function makeClip(o: ClipOptions): Promise<string> {
 	const fps = o.fps ?? 30;

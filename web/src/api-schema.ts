@@ -273,7 +273,7 @@ export interface paths {
 		};
 		get?: never;
 		put?: never;
-		/** The player's view beacon after a few seconds of playback: counted once per viewer (signed-in address, else client address + user agent) per video per 6 hours → `{ counted, views }` */
+		/** The player's view beacon after a few seconds of playback: counted once per viewer (signed-in address, else client address + user agent) per video per 6 hours, only for a viewer who may play the video (private: its owner; token-gated: holders) → `{ counted, views }`. Limited per client on its own budget (`VIEW_RATE_LIMIT` a minute), apart from the rest of the API */
 		post: operations["countView"];
 		delete?: never;
 		options?: never;
@@ -1715,6 +1715,7 @@ export interface operations {
 				};
 			};
 			401: components["responses"]["E401"];
+			403: components["responses"]["E403"];
 			404: components["responses"]["E404"];
 			409: components["responses"]["E409"];
 			422: components["responses"]["E422"];

@@ -83,6 +83,34 @@ export async function call<T>(
 	return r.data as T;
 }
 
+/**
+ * A raw request to an asset route (captions, thumbnail, its frames): the body as it is, the
+ * caller's token; the answer's JSON, or an ApiError with the server's words.
+ */
+export async function sendAsset(
+	method: "POST" | "PUT" | "DELETE",
+	path: string,
+	body?: Blob,
+): Promise<any> {
+	const r = await fetch(`${API}${path}`, {
+		method,
+		headers: {
+			...(await authHeaders()),
+			...(body ? { "Content-Type": body.type || "application/octet-stream" } : {}),
+		},
+		body,
+	});
+	const json = await r.json().catch(() => ({}));
+	if (!r.ok)
+		throw new ApiError(
+			json.message ?? `The server answered ${r.status}.`,
+			r.status,
+			json.type,
+			json.data,
+		);
+	return json;
+}
+
 /** The message of any error, for showing to a person. */
 export function errorMessage(err: unknown): string {
 	if (err instanceof Error) return err.message;

@@ -3,7 +3,7 @@
  * with `access: token` gets playback URLs from `streaming.sign` only for holders — ERC-721 by
  * balance or by token id, ERC-1155 by token id and minimum balance. A holder who transfers the
  * token away is refused at the first check after the cache TTL. With the EVM node stopped the
- * check fails closed (503), never a URL.
+ * check fails closed (503), never a URL. The view beacon (`metadata.view`) follows the same rule.
  */
 import type { Signer } from "ethers";
 import { createTestBroker, TestBroker } from "../../helpers/broker";
@@ -36,6 +36,15 @@ describeIf(run)("token-gated playback", () => {
 			await t.broker.call("metadata.setStatus", { id, status });
 		return id;
 	}
+	/** A ready video for holders of any token of the ERC-721 contract. */
+	const erc721Video = async () =>
+		readyVideo({
+			kind: "token",
+			chainId: 31337,
+			contract: await nft.getAddress(),
+			standard: "erc721",
+			minBalance: 1,
+		});
 	const play = (id: string, who?: string) =>
 		t.broker.call<any, any>(
 			"streaming.sign",
@@ -104,6 +113,20 @@ describeIf(run)("token-gated playback", () => {
 		);
 		// The owner needs no token.
 		expect((await play(id, "creator")).hls).toBeDefined();
+	});
+
+	it("the view beacon follows the same rule: a holder's view counts, a non-holder's and an anonymous one do not", async () => {
+		const id = await erc721Video();
+		const view = (who?: string) =>
+			t.broker.call<any, any>(
+				"metadata.view",
+				{ id },
+				who ? { meta: meta[who] } : asCaller(null),
+			);
+		await refused(view("other"), 403, "TOKEN_REQUIRED");
+		await refused(view(), 401, "SIGN_IN_REQUIRED");
+		expect((await t.broker.call<any, any>("metadata.get", { id })).views ?? 0).toBe(0);
+		expect(await view("holder")).toEqual({ id, counted: true, views: 1 });
 	});
 
 	it("ERC-721: after the holder transfers the token away, the next check after the TTL refuses", async () => {
@@ -176,13 +199,7 @@ describeIf(run)("token-gated playback", () => {
 	});
 
 	it("with the EVM node stopped: 503 with a reason, never a URL", async () => {
-		const id = await readyVideo({
-			kind: "token",
-			chainId: 31337,
-			contract: await nft.getAddress(),
-			standard: "erc721",
-			minBalance: 1,
-		});
+		const id = await erc721Video();
 		expect((await play(id, "holder")).hls).toBeDefined();
 		await evm.stop();
 		await sleep(TTL_SEC * 1000 + 200);

@@ -13,10 +13,10 @@ import { printNodeLogs, request, startEmbeddedNode, stopAllNodes } from "../../h
 import { followUntilDone, tusUpload } from "../../helpers/pipeline";
 import {
 	detectFfmpeg,
-	FFMPEG,
 	FFPROBE,
 	isRequired,
 	makeClip,
+	makeImage,
 	makeTempDir,
 } from "../../helpers/media";
 
@@ -117,19 +117,7 @@ if (!ff.ok && isRequired("ffmpeg"))
 	});
 
 	it("an avatar is decoded and re-encoded by ffmpeg as a 256×256 JPEG; a non-image is a 422", async () => {
-		const png = path.join(tmp.dir, "face.png");
-		execFileSync(FFMPEG, [
-			"-v",
-			"error",
-			"-f",
-			"lavfi",
-			"-i",
-			"testsrc2=size=640x400",
-			"-frames:v",
-			"1",
-			"-y",
-			png,
-		]);
+		const png = await makeImage({ dir: tmp.dir, name: "face", width: 640, height: 400 });
 		const put = await request(api("/profile/avatar"), {
 			method: "PUT",
 			headers: { ...creator.headers, "content-type": "image/png" },
@@ -198,6 +186,10 @@ if (!ff.ok && isRequired("ffmpeg"))
 				})
 			).status,
 		).toBe(404);
+		expect(
+			(await request(api(`/videos/${privateId}`), { headers: creator.headers })).body.views ??
+				0,
+		).toBe(0);
 		const list = await request(api(`/videos?sort=-views&owner=${creator.address}`), {
 			headers: creator.headers,
 		});

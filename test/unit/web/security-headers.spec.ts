@@ -19,9 +19,12 @@ describe("web app security headers", () => {
 		expect(contentSecurityPolicy()).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
 	});
 
-	it("lets hls.js play: media from blob:, its worker from blob:, fetches to the app", () => {
+	it("lets hls.js play: media from blob: and data: (its caption tracks' `data:,WEBVTT`), its worker from blob:, fetches to the app", () => {
 		const p = parse(contentSecurityPolicy());
-		expect(p["media-src"]).toEqual(["'self'", "blob:"]);
+		expect(p["media-src"]).toEqual(["'self'", "blob:", "data:"]);
+		// data: is for media only: nothing that runs or frames takes it
+		for (const d of ["script-src", "style-src", "worker-src", "default-src", "frame-ancestors"])
+			expect(p[d]).not.toContain("data:");
 		expect(p["worker-src"]).toEqual(["'self'", "blob:"]);
 		expect(p["connect-src"]).toEqual(["'self'"]);
 	});

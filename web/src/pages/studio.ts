@@ -1,9 +1,10 @@
 /**
  * My videos (`/studio`): the signed-in creator's videos with the status of each upload and
  * transcode (live over SSE), views, and per video: edit (title, description, tags, access),
- * captions (WebVTT or SRT per language), thumbnail (an uploaded image), delete.
+ * captions (WebVTT or SRT per language), thumbnail (one of three frames of the video, or an
+ * uploaded image: the upload page's chooser), delete.
  */
-import { API, ApiError, authHeaders, call, client, errorMessage, type Video } from "../api";
+import { call, client, errorMessage, sendAsset, type Video } from "../api";
 import { signInButton } from "../account";
 import { followVideo } from "../events";
 import { formatDate, formatDuration, h, notice, pageHeading, replace, statusBadge } from "../dom";
@@ -11,6 +12,7 @@ import type { Page } from "../router";
 import { onSessionChange, session } from "../session";
 import { formatViews } from "../people";
 import { loadThumb } from "./library";
+import { thumbnailChooser } from "../thumbnail";
 
 export function studioPage(): Page {
 	return {
@@ -83,27 +85,6 @@ async function renderStudio(root: HTMLElement, signal: AbortSignal): Promise<voi
 					".",
 				),
 	);
-}
-
-/** A raw PUT/DELETE to an asset route (captions, thumbnail); the answer's JSON or an ApiError. */
-async function sendAsset(method: "PUT" | "DELETE", path: string, body?: Blob): Promise<any> {
-	const r = await fetch(`${API}${path}`, {
-		method,
-		headers: {
-			...(await authHeaders()),
-			...(body ? { "Content-Type": body.type || "application/octet-stream" } : {}),
-		},
-		body,
-	});
-	const json = await r.json().catch(() => ({}));
-	if (!r.ok)
-		throw new ApiError(
-			json.message ?? `The server answered ${r.status}.`,
-			r.status,
-			json.type,
-			json.data,
-		);
-	return json;
 }
 
 function studioRow(v: Video, signal: AbortSignal): HTMLLIElement {
@@ -362,32 +343,21 @@ function studioRow(v: Video, signal: AbortSignal): HTMLLIElement {
 		);
 	}
 
+	/** Three frames of the video or an uploaded image (the upload page's chooser). */
 	function thumbForm(): Node {
-		const file = h("input", {
-			id: `thumb-${v.id}`,
-			type: "file",
-			accept: "image/*",
-			required: true,
-		});
-		return h(
-			"form",
-			{
-				class: "studio-form",
-				onSubmit: async (e: Event) => {
-					e.preventDefault();
-					const f = file.files?.[0];
-					if (!f) return;
-					try {
-						await sendAsset("PUT", `/videos/${v.id}/thumbnail`, f);
-						msg.textContent = "Thumbnail saved.";
-					} catch (err) {
-						msg.textContent = errorMessage(err);
-					}
-				},
+		if (v.status !== "ready")
+			return h(
+				"p",
+				{ class: "muted" },
+				"The thumbnail can be chosen once the video is ready.",
+			);
+		return thumbnailChooser(v.id, v.title || "Untitled", {
+			// The row shows the new one (the old URL is cached as immutable: a new one is asked).
+			onSaved: () => {
+				const img = thumb.querySelector("img");
+				if (img) img.src = `${img.src.split("?")[0]}?v=${Date.now()}`;
 			},
-			h("div", { class: "field" }, h("label", { for: file.id }, "Thumbnail image"), file),
-			h("button", { type: "submit", class: "btn btn-primary" }, "Use this image"),
-		);
+		});
 	}
 	return row;
 }

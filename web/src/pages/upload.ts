@@ -1,25 +1,19 @@
 /**
- * Upload (`/upload`): pick or drop a file, describe it, choose who may watch; a resumable tus
- * upload with progress, pause and resume; then the transcode's live progress (Server-Sent Events)
- * and the link to share.
+ * Upload (`/upload`): pick or drop one file or several: each starts uploading at once (a
+ * resumable tus upload) in its own card with progress, pause, resume and cancel, while the
+ * creator describes it and chooses who may watch (the edits are saved to the video, queued until
+ * it exists); then the transcode's live progress (Server-Sent Events), the link to share and the
+ * thumbnail choice.
  */
 import { icon } from "../icons";
 import type { DetailedError, Upload } from "tus-js-client";
 import { signInButton } from "../account";
-import {
-	API,
-	authHeaders,
-	call,
-	client,
-	errorMessage,
-	playbackOf,
-	playbackPrefix,
-	type Access,
-} from "../api";
+import { API, authHeaders, call, client, errorMessage, type Access } from "../api";
 import { copyText, formatBytes, h, notice, pageHeading, replace, statusBadge } from "../dom";
 import { refresh, type Page } from "../router";
 import { onSessionChange, session } from "../session";
 import { followVideo } from "../events";
+import { thumbnailChooser } from "../thumbnail";
 
 const CHUNK_BYTES = 16 * 1024 * 1024;
 
@@ -70,12 +64,10 @@ function field(id: string, label: string, control: HTMLElement, hint?: string): 
 }
 
 function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLElement {
-	let file: File | null = null;
-
 	const fileInput = h("input", {
 		id: "file",
 		type: "file",
-		// Several files at once: each starts uploading at once, in its own card (see startBatch).
+		// One file or several: each starts uploading when picked, in its own card (startFiles).
 		multiple: true,
 		accept: "video/*,.mkv,.mov,.mp4,.webm",
 		class: "visually-hidden",
@@ -104,7 +96,7 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 	const description = h("textarea", {
 		id: "description",
 		name: "description",
-		rows: 4,
+		rows: 3,
 		maxlength: 5000,
 	});
 	const tags = h("input", {
@@ -180,112 +172,131 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 	access.addEventListener("change", () => (gate.hidden = access.value !== "token"));
 
 	const formError = h("div", { "aria-live": "assertive" });
-	const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Upload");
-	const progressArea = h("div", { class: "progress-area" });
+	const detailsSaid = h("span", { class: "muted details-said", "aria-live": "polite" });
+	const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Save details");
 
-	const choose = (f: File | undefined | null) => {
-		if (!f) return;
-		file = f;
-		replace(chosen, "Selected: ", h("strong", null, f.name), ` (${formatBytes(f.size)})`);
-		if (!title.value.trim())
-			title.value = f.name
-				.replace(/\.[^.]+$/, "")
-				.replace(/[_-]+/g, " ")
-				.slice(0, 200);
+	/** The uploads of the latest pick: the form's details are theirs. */
+	let current: UploadCard[] = [];
+	/** Uploads still sending bytes (the page is not redrawn under them). */
+	let sending = 0;
+	/** The title the form got from the picked file's name (replaced by the next pick). */
+	let nameTitle = "";
+
+	const fileTitle = (f: File) =>
+		f.name
+			.replace(/\.[^.]+$/, "")
+			.replace(/[_-]+/g, " ")
+			.slice(0, 200);
+	const tagList = () =>
+		tags.value
+			.split(",")
+			.map(t => t.trim())
+			.filter(Boolean);
+
+	/** The details the form holds now, for the uploads of the latest pick. */
+	function details(): VideoDetails {
+		const d: VideoDetails = {
+			description: description.value.trim(),
+			tags: tagList(),
+			access: readAccess(),
+		};
+		// Several files: each card has its own title.
+		if (current.length === 1) {
+			const t = title.value.trim();
+			if (!t) throw new Error("Give the video a title.");
+			d.title = t;
+		}
+		return d;
+	}
+
+	/** Applies the form's details to the uploads of the latest pick (queued until each exists). */
+	async function saveDetails(quiet: boolean): Promise<void> {
+		if (!current.length) {
+			if (!quiet) replace(formError, notice("error", "Choose a video file first."));
+			return;
+		}
+		let d: VideoDetails;
+		try {
+			d = details();
+		} catch (err) {
+			// While typing (a gate half filled in) nothing is sent; Save details says why.
+			if (!quiet) replace(formError, notice("error", errorMessage(err)));
+			return;
+		}
 		formError.replaceChildren();
+		detailsSaid.textContent = "Saving…";
+		try {
+			await Promise.all(current.map(c => c.apply(d)));
+			detailsSaid.textContent = "Details saved.";
+		} catch (err) {
+			detailsSaid.textContent = "";
+			replace(formError, notice("error", `The details were not saved: ${errorMessage(err)}`));
+		}
+	}
+	// Edits made while the upload runs are not lost: each committed change is saved (Save
+	// details saves at once, and says what is wrong when something is).
+	let autoSave: ReturnType<typeof setTimeout> | undefined;
+	const scheduleSave = () => {
+		clearTimeout(autoSave);
+		autoSave = setTimeout(() => void saveDetails(true), 400);
 	};
+
 	const batchArea = h("div", { class: "batch", "aria-label": "Uploads" });
-	fileInput.addEventListener("change", () => {
-		const files = [...(fileInput.files ?? [])];
-		if (files.length > 1) startBatch(files);
-		else choose(files[0]);
-	});
-	/** Several files: each uploads at once in its own card while its details are edited. */
-	const startBatch = (files: File[]) => {
+	/** Any pick (one file or several) starts uploading at once, each in its own card. */
+	const startFiles = (files: File[]) => {
+		if (!files.length) return;
+		formError.replaceChildren();
+		detailsSaid.textContent = "";
 		let accessValue: Access;
 		try {
 			accessValue = readAccess();
 		} catch (err) {
-			replace(formError, notice("error", errorMessage(err)));
-			return;
-		}
-		for (const f of files) {
-			const n = ++batchCount;
-			const area = h("div");
-			const fileTitle = f.name
-				.replace(/\.[^.]+$/, "")
-				.replace(/[_-]+/g, " ")
-				.slice(0, 200);
-			const titleInput = h("input", {
-				id: `batch-title-${n}`,
-				value: fileTitle,
-				maxlength: 200,
-			});
-			const saved = h("span", { class: "muted", "aria-live": "polite" });
-			let id: string | null = null;
-			const save = h(
-				"button",
-				{
-					type: "button",
-					class: "btn btn-small",
-					disabled: true,
-					onClick: async () => {
-						if (!id) return;
-						try {
-							await call(
-								client.PATCH("/api/v1/videos/{id}", {
-									params: { path: { id } },
-									body: { title: titleInput.value.trim() || fileTitle },
-								}),
-							);
-							saved.textContent = "Saved.";
-						} catch (err) {
-							saved.textContent = errorMessage(err);
-						}
-					},
-				},
-				"Save title",
-			);
-			const thumb = h("div", { class: "batch-thumb" });
-			const card = h(
-				"section",
-				{ class: "panel batch-card", "data-file": f.name },
-				h(
-					"div",
-					{ class: "field" },
-					h("label", { for: titleInput.id }, `Title of ${f.name}`),
-					titleInput,
-					save,
-					saved,
+			// A gate still being filled in: nothing is public meanwhile; Save details sets it.
+			accessValue = { kind: "private" };
+			replace(
+				formError,
+				notice(
+					"info",
+					`The upload starts as private until the access is complete: ${errorMessage(err)} Then press Save details.`,
 				),
-				area,
-				thumb,
 			);
-			batchArea.append(card);
-			startUpload({
-				file: f,
-				title: fileTitle,
-				description: description.value.trim(),
-				tags: tags.value
-					.split(",")
-					.map(t => t.trim())
-					.filter(Boolean)
-					.join(","),
-				access: accessValue,
-				area,
-				signal,
-				key: `-${n}`,
-				done: () => undefined,
-				onId: v => {
-					id = v;
-					card.dataset.id = v;
-					save.disabled = false;
-				},
-				onReady: v => replace(thumb, thumbnailChooser(v, f.name)),
-			});
 		}
+		const single = files.length === 1;
+		if (single) {
+			if (!title.value.trim() || title.value === nameTitle)
+				title.value = fileTitle(files[0]!);
+			nameTitle = title.value;
+			replace(
+				chosen,
+				"Uploading: ",
+				h("strong", null, files[0]!.name),
+				` (${formatBytes(files[0]!.size)}): edit its details meanwhile.`,
+			);
+		} else
+			replace(
+				chosen,
+				`Uploading ${files.length} files: each has its title in its card; the description, tags and access below apply to all of them.`,
+			);
+		current = files.map(f =>
+			uploadCard({
+				file: f,
+				title: single ? title.value.trim() || fileTitle(f) : fileTitle(f),
+				description: description.value.trim(),
+				tags: tagList().join(","),
+				access: accessValue,
+				ownTitle: !single,
+				signal,
+				into: batchArea,
+				sending(on) {
+					sending += on ? 1 : -1;
+					setBusy(sending > 0);
+				},
+			}),
+		);
 		fileInput.value = "";
+		// A gate refused at pick time is set with the first valid Save details.
 	};
+	fileInput.addEventListener("change", () => startFiles([...(fileInput.files ?? [])]));
 	for (const ev of ["dragenter", "dragover"])
 		drop.addEventListener(ev, e => {
 			e.preventDefault();
@@ -295,7 +306,7 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 		drop.addEventListener(ev, () => drop.classList.remove("dragging"));
 	drop.addEventListener("drop", e => {
 		e.preventDefault();
-		choose((e as DragEvent).dataTransfer?.files?.[0]);
+		startFiles([...((e as DragEvent).dataTransfer?.files ?? [])]);
 	});
 
 	const form: HTMLFormElement = h(
@@ -305,39 +316,11 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 			novalidate: true,
 			onSubmit: (e: Event) => {
 				e.preventDefault();
-				formError.replaceChildren();
-				const problem = !file
-					? "Choose a video file first."
-					: !title.value.trim()
-						? "Give the video a title."
-						: null;
-				let accessValue: Access;
-				try {
-					accessValue = readAccess();
-				} catch (err) {
-					replace(formError, notice("error", errorMessage(err)));
-					return;
-				}
-				if (problem) {
-					replace(formError, notice("error", problem));
-					return;
-				}
-				for (const el of form.elements) (el as HTMLInputElement).disabled = true;
-				setBusy(true);
-				startUpload({
-					file: file!,
-					title: title.value.trim(),
-					description: description.value.trim(),
-					tags: tags.value
-						.split(",")
-						.map(t => t.trim())
-						.filter(Boolean)
-						.join(","),
-					access: accessValue,
-					area: progressArea,
-					signal,
-					done: () => setBusy(false),
-				});
+				clearTimeout(autoSave);
+				void saveDetails(false);
+			},
+			onChange: (e: Event) => {
+				if (e.target !== fileInput) scheduleSave();
 			},
 		},
 		h("div", { class: "field" }, drop, fileInput, chosen),
@@ -347,7 +330,7 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 		field("access", "Access", access),
 		gate,
 		formError,
-		h("div", { class: "form-actions" }, submit),
+		h("div", { class: "form-actions" }, submit, detailsSaid),
 	);
 
 	function readAccess(): Access {
@@ -380,89 +363,136 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 		"div",
 		{ class: "upload-layout" },
 		form,
-		h("div", { class: "upload-side" }, progressArea, batchArea),
+		h("div", { class: "upload-side" }, batchArea),
 	);
 }
 
-let batchCount = 0;
+let cardCount = 0;
 
-/** The thumbnail: one of three frames of the video, or an uploaded image (re-encoded). */
-function thumbnailChooser(id: string, name: string): HTMLElement {
-	const input = h("input", { id: `thumb-${id}`, type: "file", accept: "image/*" });
-	const said = h("span", { class: "muted", "aria-live": "polite" });
-	const frames = h("div", {
-		class: "thumb-frames",
-		role: "radiogroup",
-		"aria-label": `Frames of ${name}`,
-	});
-	const path = `${API}/videos/${encodeURIComponent(id)}/thumbnail`;
-	void (async () => {
-		try {
-			const r = await fetch(`${path}/frames`, {
-				method: "POST",
-				headers: await authHeaders(),
-			});
-			const body = await r.json();
-			if (!r.ok) throw new Error(body.message ?? `Refused (${r.status}).`);
-			const prefix = playbackPrefix(await playbackOf(id));
-			replace(
-				frames,
-				(body.frames as string[]).map((f, i) =>
-					h(
-						"button",
-						{
-							type: "button",
-							class: "thumb-frame",
-							role: "radio",
-							"aria-checked": "false",
-							"aria-label": `Frame ${i + 1}`,
-							onClick: async (e: Event) => {
-								// currentTarget is gone once the handler awaits
-								const chosen = e.currentTarget as HTMLElement;
-								const r2 = await fetch(`${path}?frame=${i + 1}`, {
-									method: "PUT",
-									headers: await authHeaders(),
-								});
-								const b2 = await r2.json().catch(() => ({}));
-								said.textContent = r2.ok
-									? `Frame ${i + 1} is the thumbnail.`
-									: (b2.message ?? `Refused (${r2.status}).`);
-								for (const el of frames.children)
-									el.setAttribute("aria-checked", String(el === chosen && r2.ok));
-							},
-						},
-						h("img", { src: `${prefix}${f}`, alt: "", width: 160, height: 90 }),
-					),
-				),
+/** What the form edits: sent with PATCH /videos/:id. */
+interface VideoDetails {
+	title?: string;
+	description: string;
+	tags: string[];
+	access: Access;
+}
+
+interface UploadCard {
+	/** Applies details to the video: at once when it exists, else as soon as it does. */
+	apply(d: VideoDetails): Promise<void>;
+}
+
+/**
+ * One upload's card: progress, pause/resume/cancel, then the transcode and the thumbnail
+ * choice; with several files, its own title. Edits are sent in order, after the access set at
+ * creation, so a later edit is never overtaken by an earlier one.
+ */
+function uploadCard(opts: {
+	file: File;
+	title: string;
+	description: string;
+	tags: string;
+	access: Access;
+	/** Several files: the card has its own title field. */
+	ownTitle: boolean;
+	signal: AbortSignal;
+	into: HTMLElement;
+	sending: (on: boolean) => void;
+}): UploadCard {
+	const n = ++cardCount;
+	const f = opts.file;
+	let id: string | null = null;
+	let idKnown: (v: string) => void;
+	const existing = new Promise<string>(resolve => (idKnown = resolve));
+	let chain: Promise<unknown> = existing;
+	const patch = (body: Partial<VideoDetails>) => {
+		const next = chain.then(async () => {
+			const vid = await existing;
+			await call(
+				client.PATCH("/api/v1/videos/{id}", { params: { path: { id: vid } }, body }),
 			);
-		} catch (err) {
-			replace(frames, h("span", { class: "muted" }, `No frames: ${errorMessage(err)}`));
-		}
-	})();
-	input.addEventListener("change", async () => {
-		const f = input.files?.[0];
-		if (!f) return;
-		said.textContent = "Uploading the thumbnail…";
-		const r = await fetch(`${API}/videos/${encodeURIComponent(id)}/thumbnail`, {
-			method: "PUT",
-			headers: {
-				...(await authHeaders()),
-				"Content-Type": f.type || "application/octet-stream",
-			},
-			body: f,
 		});
-		const body = await r.json().catch(() => ({}));
-		said.textContent = r.ok ? "Thumbnail saved." : (body.message ?? `Refused (${r.status}).`);
-	});
-	return h(
-		"div",
-		{ class: "field" },
-		h("p", null, h("strong", null, "Thumbnail: "), "pick a frame, or upload an image."),
-		frames,
-		h("label", { for: input.id }, `Thumbnail of ${name}`),
-		input,
-		said,
+		// A refused edit does not stop the ones after it.
+		chain = next.catch(() => undefined);
+		return next;
+	};
+	const area = h("div");
+	const thumb = h("div", { class: "batch-thumb" });
+	let titleField: HTMLElement | null = null;
+	if (opts.ownTitle) {
+		const titleInput = h("input", {
+			id: `batch-title-${n}`,
+			value: opts.title,
+			maxlength: 200,
+		});
+		const saved = h("span", { class: "muted", "aria-live": "polite" });
+		const save = h(
+			"button",
+			{
+				type: "button",
+				class: "btn btn-small",
+				onClick: async () => {
+					saved.textContent = id ? "" : "Saving once the upload starts…";
+					try {
+						await patch({ title: titleInput.value.trim() || opts.title });
+						saved.textContent = "Saved.";
+					} catch (err) {
+						saved.textContent = errorMessage(err);
+					}
+				},
+			},
+			"Save title",
+		);
+		titleField = h(
+			"div",
+			{ class: "field" },
+			h("label", { for: titleInput.id }, `Title of ${f.name}`),
+			titleInput,
+			save,
+			saved,
+		);
+	}
+	const card = h(
+		"section",
+		{ class: "panel batch-card", "data-file": f.name },
+		titleField,
+		area,
+		thumb,
 	);
+	opts.into.append(card);
+	opts.sending(true);
+	let sent = false;
+	const finished = () => {
+		if (!sent) opts.sending(false);
+		sent = true;
+	};
+	startUpload({
+		file: f,
+		title: opts.title,
+		description: opts.description,
+		tags: opts.tags,
+		access: opts.access,
+		area,
+		signal: opts.signal,
+		key: `-${n}`,
+		done: finished,
+		onId: (v, accessSet) => {
+			id = v;
+			card.dataset.id = v;
+			// Edits wait for the access set at creation (it may stop the upload).
+			void Promise.resolve(accessSet)
+				.catch(() => undefined)
+				.then(() => idKnown(v));
+		},
+		onReady: v => replace(thumb, thumbnailChooser(v, f.name, { key: `${v}-${n}` })),
+	});
+	return {
+		async apply(d) {
+			await patch(d);
+			const heading = card.querySelector(`#upload-heading-${n}`);
+			if (d.title && heading) heading.textContent = `Uploading “${d.title}”`;
+		},
+	};
 }
 
 interface UploadJob {
@@ -476,8 +506,8 @@ interface UploadJob {
 	done: () => void;
 	/** Suffix of the element ids (several uploads on one page). */
 	key?: string;
-	/** The video id, as soon as the upload exists. */
-	onId?: (id: string) => void;
+	/** The video id, as soon as the upload exists, and the setting of its access (if any). */
+	onId?: (id: string, accessSet: Promise<void> | null) => void;
 	/** The video is ready. */
 	onReady?: (id: string) => void;
 }
@@ -512,7 +542,7 @@ function startUpload(job: UploadJob): void {
 		job.area,
 		h(
 			"section",
-			{ class: "panel", "aria-labelledby": `upload-heading${k}` },
+			{ class: "upload-status", "aria-labelledby": `upload-heading${k}` },
 			h("h2", { id: `upload-heading${k}` }, `Uploading “${job.title}”`),
 			h("label", { for: `upload-progress${k}` }, "Upload progress"),
 			bar,
@@ -582,7 +612,7 @@ function startUpload(job: UploadJob): void {
 			onUploadUrlAvailable() {
 				videoId = upload!.url!.split("/").pop()!;
 				setAccess(videoId);
-				job.onId?.(videoId);
+				job.onId?.(videoId, accessSet);
 			},
 			onProgress(sent, total) {
 				const pct = total ? (sent / total) * 100 : 0;
