@@ -25,4 +25,4 @@ EXPOSE 3000 3030
 
 USER node
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["npx", "tsx", "bin/streamgate.ts"]
+CMD ["npx", "tsx", "--max-semi-space-size=4", "bin/streamgate.ts"]

@@ -61,7 +61,9 @@ export function createBrokerOptions(
 					prefix: `${config.namespace}-MOL`,
 					ttl: 60,
 				} as any)
-			: { type: "MemoryLRU", options: { max: 5000, ttl: 60 } },
+			: // A search page can be 100 records (~150 KB as objects): 300 entries bound the
+				// cache near 45 MB however many distinct queries arrive (5,000 let RSS pass 450 MB).
+				{ type: "MemoryLRU", options: { max: 300, ttl: 60 } },
 		serializer: "JSON",
 		logger: {
 			type: "Console",

@@ -18,9 +18,15 @@ export function freePort(): Promise<number> {
 	});
 }
 
-/** Starts `bin/streamgate.ts` with `env` and resolves once `url` answers 200. */
+/**
+ * What `npm start` runs after `tsx` (its V8 flags and the script), so a benchmark measures the
+ * node as shipped.
+ */
+const START_ARGS: string[] = require("../package.json").scripts.start.split(/\s+/).slice(1);
+
+/** Starts a node as `npm start` does, with `env`, and resolves once `url` answers 200. */
 export async function startNode(env: Record<string, string>, url?: string): Promise<ChildProcess> {
-	const proc = spawn(process.execPath, [require.resolve("tsx/cli"), "bin/streamgate.ts"], {
+	const proc = spawn(process.execPath, [require.resolve("tsx/cli"), ...START_ARGS], {
 		cwd: ROOT,
 		env: {
 			...process.env,

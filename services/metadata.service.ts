@@ -92,7 +92,7 @@ export interface SearchParams {
 export interface SearchResult {
 	rows: Video[];
 	total: number;
-	/** a search matched more than `total` (searches count up to 10,000) */
+	/** a search matched more than `total` (searches count up to 1,000) */
 	totalCapped?: boolean;
 	/** pass as `cursor` for the next page; null on the last */
 	nextCursor: string | null;

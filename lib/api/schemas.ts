@@ -129,6 +129,11 @@ export const SCHEMAS = {
 			page: int,
 			pageSize: int,
 			totalPages: int,
+			totalCapped: {
+				type: "boolean",
+				description:
+					"present (true) when a search matched more than `total`: searches count up to 1,000 matches",
+			},
 			nextCursor: {
 				type: ["string", "null"],
 				description: "pass as `cursor` for the next page; null on the last one",

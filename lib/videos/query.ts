@@ -78,10 +78,10 @@ export interface ListPage<T> {
 }
 
 /** A search counts its matches up to this many. */
-export const SEARCH_COUNT_CAP = 10_000;
+export const SEARCH_COUNT_CAP = 1_000;
 
 export const MAX_WORDS = 8;
-const MAX_TOKEN = 64;
+export const MAX_TOKEN = 64;
 
 /** Splits one search word into index tokens: runs of letters/digits, lower-cased. */
 export function tokenize(word: string): string[] {

@@ -755,6 +755,8 @@ export interface components {
 			page: number;
 			pageSize: number;
 			totalPages: number;
+			/** @description present (true) when a search matched more than `total`: searches count up to 1,000 matches */
+			totalCapped?: boolean;
 			/** @description pass as `cursor` for the next page; null on the last one */
 			nextCursor?: string | null;
 		};

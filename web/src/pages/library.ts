@@ -249,7 +249,13 @@ function renderResults(
 	return h(
 		"div",
 		null,
-		h("p", { class: "muted count" }, `${data.total} video${data.total === 1 ? "" : "s"}`),
+		h(
+			"p",
+			{ class: "muted count" },
+			data.totalCapped
+				? `${data.total.toLocaleString("en")}+ videos`
+				: `${data.total} video${data.total === 1 ? "" : "s"}`,
+		),
 		grid,
 		pager,
 	);
