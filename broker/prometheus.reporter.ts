@@ -7,6 +7,7 @@
 import http from "node:http";
 import { MetricReporters, type MetricRegistry } from "moleculer";
 import { renderExposition, type MetricSnapshot } from "../lib/monitor/exposition";
+import { zeroSeries } from "../lib/monitor/metrics";
 import { ensureMetrics } from "./metrics";
 
 export interface PrometheusReporterOptions {
@@ -30,6 +31,7 @@ export class PrometheusReporter extends MetricReporters.Base {
 		// Every streamgate_* family from the start, whatever services this node hosts.
 		ensureMetrics(registry);
 		const labels = { namespace: registry.broker.namespace, node_id: registry.broker.nodeID };
+		const zeros = zeroSeries();
 		this.server = http.createServer((req, res) => {
 			const url = (req.url ?? "").split("?")[0];
 			if (req.method !== "GET" || url !== this.options.path) {
@@ -37,7 +39,11 @@ export class PrometheusReporter extends MetricReporters.Base {
 				res.end(`Not found: the metrics are at ${this.options.path}\n`);
 				return;
 			}
-			const body = renderExposition(registry.list() as unknown as MetricSnapshot[], labels);
+			const body = renderExposition(
+				registry.list() as unknown as MetricSnapshot[],
+				labels,
+				zeros,
+			);
 			res.writeHead(200, {
 				"Content-Type": "text/plain; version=0.0.4; charset=utf-8",
 				"Content-Length": Buffer.byteLength(body),

@@ -3,9 +3,11 @@
  * the monitor service stores for `GET /api/v1/audit`.
  */
 import type { Context, ServiceSchema } from "moleculer";
+import type { AuditAction } from "../lib/monitor/metrics";
 
 export interface AuditEntry {
-	action: string;
+	/** one of AUDIT_ACTIONS (lib/monitor/metrics.ts), which the metrics export at zero */
+	action: AuditAction;
 	target: string;
 	result: "ok" | "denied" | "error";
 	data?: Record<string, unknown>;

@@ -99,14 +99,50 @@ function exportLabels(
 
 const QUANTILE_KEY = /^0?\.\d+$|^[01]$/;
 
-/** The whole exposition for `metrics`, each series with `defaultLabels` (namespace, node). */
+/** Series exported at zero until they have a value: per registry metric name, its label sets. */
+export type ZeroSeries = ReadonlyMap<
+	string,
+	{ labels: readonly Record<string, string>[]; buckets?: readonly number[] }
+>;
+
+const seriesKey = (labels: Record<string, unknown> | undefined) =>
+	JSON.stringify(Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+/** `m` with a zero value added for every label set of `zero` it has no value for. */
+function withZeros(
+	m: MetricSnapshot,
+	zero: ZeroSeries extends ReadonlyMap<string, infer Z> ? Z : never,
+) {
+	const have = new Set(m.values.map(v => seriesKey(v.labels)));
+	const missing = zero.labels.filter(l => !have.has(seriesKey(l)));
+	if (!missing.length) return m;
+	const empty = (labels: Record<string, string>): MetricValue =>
+		m.type === "histogram"
+			? {
+					labels,
+					buckets: Object.fromEntries((zero.buckets ?? []).map(b => [String(b), 0])),
+					count: 0,
+					sum: 0,
+				}
+			: { labels, value: 0 };
+	return { ...m, values: [...m.values, ...missing.map(empty)] };
+}
+
+/**
+ * The whole exposition for `metrics`, each series with `defaultLabels` (namespace, node); the
+ * series in `zeros` are exported at 0 until they have a value, so `rate()` and absence alerts
+ * work from the start.
+ */
 export function renderExposition(
 	metrics: MetricSnapshot[],
 	defaultLabels: Record<string, string> = {},
+	zeros: ZeroSeries = new Map(),
 ): string {
 	const lines: string[] = [];
 	const seen = new Set<string>();
-	for (const m of metrics) {
+	for (const snapshot of metrics) {
+		const zero = zeros.get(snapshot.name);
+		const m = zero ? withZeros(snapshot, zero) : snapshot;
 		const { name, scale } = exportName(m);
 		if (seen.has(name)) continue; // two registry names that map to one family: keep the first
 		seen.add(name);

@@ -17,7 +17,30 @@ export interface MetricDef {
 	initial?: readonly Record<string, string>[];
 }
 
+import { API_PREFIX, API_ROUTES } from "../api/routes";
+
 const VIDEO_STATUS_VALUES = ["uploading", "queued", "processing", "ready", "failed"] as const;
+
+/** What the audit log records (`action` of an audit entry); one zero series per action and result. */
+export const AUDIT_ACTIONS = [
+	"apikey.create",
+	"apikey.revoke",
+	"job.retry",
+	"maintenance.orphans.clean",
+	"profile.update",
+	"video.delete",
+	"video.edit",
+	"video.update",
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export const AUDIT_RESULTS = ["ok", "denied", "error"] as const;
+
+/** The gateway's action routes as its request metrics label them (`route` is the alias path). */
+const HTTP_ROUTES = API_ROUTES.filter(r => !r.raw).map(r => ({
+	method: r.method,
+	route: `${API_PREFIX}${r.path}`,
+	status: String(r.status ?? 200),
+}));
 const ALERT_RULES = ["node_lost", "dependency_down", "error_rate"] as const;
 const JOB_STATES = ["waiting", "active", "delayed", "completed", "failed"] as const;
 
@@ -27,6 +50,8 @@ export const METRICS = {
 		name: "streamgate_http_requests_total",
 		description: "HTTP requests answered by the gateway, by route and status",
 		labelNames: ["method", "route", "status"],
+		// every action route at its success status
+		initial: HTTP_ROUTES,
 	},
 	httpDuration: {
 		type: "histogram",
@@ -34,6 +59,7 @@ export const METRICS = {
 		description: "Gateway request duration in seconds, by route",
 		labelNames: ["method", "route"],
 		buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+		initial: HTTP_ROUTES.map(({ method, route }) => ({ method, route })),
 	},
 	videos: {
 		type: "gauge",
@@ -93,6 +119,7 @@ export const METRICS = {
 		name: "streamgate_audit_records_total",
 		description: "Audit records written, by action and result",
 		labelNames: ["action", "result"],
+		initial: AUDIT_ACTIONS.flatMap(action => AUDIT_RESULTS.map(result => ({ action, result }))),
 	},
 	liveStreams: {
 		type: "gauge",
@@ -113,5 +140,20 @@ export const METRICS = {
 		description:
 			"From the end of a live segment's capture (ingest wall clock) to its listing in the playlists",
 		buckets: [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 20],
+		initial: [{}],
 	},
 } as const satisfies Record<string, MetricDef>;
+
+/** The zero series of `defs` for the exposition (lib/monitor/exposition.ts `renderExposition`). */
+export function zeroSeries(
+	defs: readonly MetricDef[] = Object.values(METRICS),
+): Map<string, { labels: readonly Record<string, string>[]; buckets?: readonly number[] }> {
+	return new Map(
+		defs
+			.filter(d => d.initial?.length)
+			.map(d => [
+				d.name,
+				{ labels: d.initial!, ...(d.buckets ? { buckets: d.buckets } : {}) },
+			]),
+	);
+}

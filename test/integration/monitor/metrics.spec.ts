@@ -40,18 +40,33 @@ if (!promtool) {
 		const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
 		for (const def of Object.values(METRICS) as MetricDef[]) {
 			expect(text).toMatch(new RegExp(`^# HELP ${def.name} \\S`, "m"));
+			// a histogram is a histogram before its first observation too (not a summary)
+			expect(text).toMatch(new RegExp(`^# TYPE ${def.name} ${def.type}$`, "m"));
+			// a histogram's zero series: its count (and every bucket) at 0
+			const series = def.type === "histogram" ? `${def.name}_count` : def.name;
 			for (const labels of def.initial ?? []) {
 				const sel = Object.entries(labels)
 					.map(([k, v]) => `${k}="${v}"`)
 					.join(",");
 				expect(text).toMatch(
 					new RegExp(
-						`^${def.name}\\{[^}]*${sel.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[^}]*\\} 0$`,
+						// at 0, or counted already (the start-up wait asked /health)
+						`^${series}\\{[^}]*${sel.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[^}]*\\} ${labels.route === "/api/v1/health" ? "\\d+" : "0"}$`,
 						"m",
 					),
 				);
 			}
 		}
+		// every action route of the gateway, and every audit action, before any request
+		expect(text).toMatch(
+			/^streamgate_http_requests_total\{[^}]*method="GET",route="\/api\/v1\/videos\/:id",status="200"\} 0$/m,
+		);
+		expect(text).toMatch(
+			/^streamgate_http_request_duration_seconds_bucket\{[^}]*route="\/api\/v1\/videos\/:id",le="0.005"\} 0$/m,
+		);
+		expect(text).toMatch(
+			/^streamgate_audit_records_total\{[^}]*action="video.delete",result="denied"\} 0$/m,
+		);
 		const res = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
 		expect(`${res.stdout}${res.stderr}`).toBe("");
 		expect(res.status).toBe(0);
