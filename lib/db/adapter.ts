@@ -76,7 +76,7 @@ export class SqliteAdapter {
 	/** Opens the file (migrating it) and imports this collection's old NeDB file once. */
 	async connect(): Promise<void> {
 		if (this.h) return;
-		this.h = openDatabase(this.opts.dataDir);
+		this.h = openDatabase(this.opts.dataDir, { log: msg => this.log(msg) });
 		const r = importNedbOnce(this.h, {
 			dataDir: this.opts.dataDir,
 			collection: this.opts.collection,

@@ -40,7 +40,10 @@ const open = new Map<string, { handle: OpenedDatabase; refs: number }>();
  * Opens (or shares, within this process) the database of `dataDir`, migrating it to the latest
  * schema. Every call must be paired with `close()`.
  */
-export function openDatabase(dataDir: string): OpenedDatabase {
+export function openDatabase(
+	dataDir: string,
+	opts: { log?: (msg: string) => void } = {},
+): OpenedDatabase {
 	const file = databaseFile(path.resolve(dataDir));
 	const existing = open.get(file);
 	if (existing) {
@@ -95,22 +98,31 @@ export function openDatabase(dataDir: string): OpenedDatabase {
 			db.close();
 		},
 	};
-	handle.version = migrate(handle);
+	handle.version = migrate(handle, opts.log);
 	open.set(file, { handle, refs: 1 });
 	return handle;
 }
 
-/** Applies the migrations newer than the file's `user_version`, each in its own transaction. */
-export function migrate(h: OpenedDatabase): number {
+/**
+ * Applies the migrations newer than the file's `user_version`, each in its own transaction, and
+ * says so (one that rebuilds an index over a large library takes a while, once).
+ */
+export function migrate(h: OpenedDatabase, log?: (msg: string) => void): number {
 	const current = () => h.db.prepare("PRAGMA user_version").get() as { user_version: number };
 	for (const m of MIGRATIONS) {
 		if (current().user_version >= m.version) continue;
-		h.transaction(() => {
+		const t0 = performance.now();
+		const ran = h.transaction(() => {
 			// Re-read under the write lock: another process may have migrated meanwhile.
-			if (current().user_version >= m.version) return;
+			if (current().user_version >= m.version) return false;
 			h.db.exec(m.sql);
 			h.db.exec(`PRAGMA user_version = ${m.version}`);
+			return true;
 		});
+		if (ran && m.version > 1)
+			log?.(
+				`${path.basename(h.file)}: schema migration ${m.version} applied in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+			);
 	}
 	return current().user_version;
 }

@@ -88,9 +88,13 @@ describe("schema migration 3 on a file of schema 2", () => {
 	};
 
 	it("rebuilds the index from the table: old videos are found, 4–5 letter prefixes too", () => {
-		const h = openDatabase(dir);
+		const said: string[] = [];
+		const h = openDatabase(dir, { log: m => said.push(m) });
 		expect(h.version).toBeGreaterThanOrEqual(3);
 		h.close();
+		expect(said).toEqual([
+			expect.stringMatching(/^streamgate\.sqlite: schema migration 3 applied in \d+\.\d s$/),
+		]);
 		expect(ids("keyb")).toEqual(["v-public"]);
 		expect(ids("keybo")).toEqual(["v-public"]);
 		expect(ids("mountain ro")).toEqual(["v-other"]);
