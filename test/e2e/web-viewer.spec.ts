@@ -677,6 +677,19 @@ const DESKTOP = { width: 1280, height: 800 };
 					.evaluateAll((fs: any[]) => fs.map(f => f.getAttribute("aria-checked"))),
 			).toEqual(["false", "false", "false"]);
 			expect(await cspViolations()).toEqual([]);
+
+			// Elsewhere (the channel page's card) the new thumbnail is a new URL: images under
+			// /play/ are immutable, so the URL carries the video's updatedAt.
+			const { updatedAt, owner } = (await request(api(`/videos/${videoId}`))).body;
+			await page.goto(`${base}/c/${owner}`);
+			await eventually("the card's thumbnail carries the video's version", () =>
+				page
+					.locator(`.thumb[data-id="${videoId}"] img`)
+					.evaluate(
+						(i: any, v: number) => i.src.endsWith(`thumbnail.jpg?v=${v}`),
+						updatedAt,
+					),
+			);
 		}),
 		60_000,
 	);

@@ -278,7 +278,12 @@ export function videoCard(v: Video): HTMLLIElement {
 			{ class: "thumb-link", href, tabindex: -1, "aria-hidden": "true" },
 			h(
 				"div",
-				{ class: "thumb", "data-id": v.id, "data-status": v.status },
+				{
+					class: "thumb",
+					"data-id": v.id,
+					"data-status": v.status,
+					"data-v": String(v.updatedAt),
+				},
 				h("span", { class: "thumb-placeholder" }, icon("play", 40)),
 				v.duration ? h("span", { class: "duration" }, formatDuration(v.duration)) : null,
 			),
@@ -318,14 +323,18 @@ export function videoCard(v: Video): HTMLLIElement {
 	);
 }
 
-/** The thumbnail of a ready video: signed playback prefix + thumbnail.jpg. */
+/**
+ * The thumbnail of a ready video: signed playback prefix + thumbnail.jpg. Images under /play/ are
+ * cached as immutable, and a grant's prefix is reused while it lasts, so the URL carries the
+ * video's `updatedAt` (`data-v`; choosing a thumbnail moves it): a new thumbnail is a new URL.
+ */
 export async function loadThumb(el: HTMLElement, signal: AbortSignal): Promise<void> {
 	const id = el.dataset.id!;
 	if (el.dataset.status !== "ready") return;
 	try {
 		const p = await playbackOf(id, signal);
 		const img = h("img", {
-			src: `${playbackPrefix(p)}thumbnail.jpg`,
+			src: `${playbackPrefix(p)}thumbnail.jpg${el.dataset.v ? `?v=${encodeURIComponent(el.dataset.v)}` : ""}`,
 			alt: "",
 			loading: "lazy",
 			decoding: "async",

@@ -108,7 +108,7 @@ function studioRow(v: Video, signal: AbortSignal): HTMLLIElement {
 		});
 	const thumb = h(
 		"div",
-		{ class: "thumb", "data-id": v.id, "data-status": v.status },
+		{ class: "thumb", "data-id": v.id, "data-status": v.status, "data-v": String(v.updatedAt) },
 		h("span", { class: "thumb-placeholder" }),
 	);
 	void loadThumb(thumb, signal);
