@@ -529,6 +529,43 @@ const DESKTOP = { width: 1280, height: 800 };
 	);
 
 	it(
+		"an upload cancelled before its video exists: Save details says there is nothing to save",
+		withLogs(async () => {
+			const clip = await makeClip({
+				dir: tmp.dir,
+				name: "cancelled-early",
+				width: 320,
+				height: 180,
+				seconds: 1,
+			});
+			// The tus creation request is held: the video never comes to exist.
+			const held: Route[] = [];
+			const holdCreate = (route: Route) =>
+				route.request().method() === "POST" ? void held.push(route) : route.continue();
+			await page.route("**/api/v1/uploads", holdCreate);
+			try {
+				await page.goto(`${base}/upload`);
+				await page.locator("#file").setInputFiles(clip);
+				const card = page.locator(".batch-card");
+				await card.waitFor();
+				await eventually("the creation request is on its way", async () => held.length > 0);
+				await card.getByRole("button", { name: "Cancel" }).click();
+				await card.getByText("Upload cancelled.").waitFor();
+				expect(await card.getAttribute("data-id")).toBeNull();
+				await page.getByRole("button", { name: "Save details", exact: true }).click();
+				await page
+					.getByText("stopped before its video existed: nothing to save.")
+					.waitFor();
+				expect(await page.getByText("Saving…").count()).toBe(0);
+			} finally {
+				await page.unroute("**/api/v1/uploads", holdCreate);
+				for (const r of held.splice(0)) await r.abort().catch(() => undefined);
+			}
+		}),
+		60_000,
+	);
+
+	it(
 		"uploads two files at once: each starts on pick in its own card, both reach ready, a thumbnail is chosen",
 		withLogs(async () => {
 			const a = await makeClip({

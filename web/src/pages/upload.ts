@@ -225,13 +225,23 @@ function uploadForm(signal: AbortSignal, setBusy: (b: boolean) => void): HTMLEle
 		}
 		formError.replaceChildren();
 		detailsSaid.textContent = "Saving…";
-		try {
-			await Promise.all(current.map(c => c.apply(d)));
+		const results = await Promise.allSettled(current.map(c => c.apply(d)));
+		const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+		if (!failed.length) {
 			detailsSaid.textContent = "Details saved.";
-		} catch (err) {
-			detailsSaid.textContent = "";
-			replace(formError, notice("error", `The details were not saved: ${errorMessage(err)}`));
+			return;
 		}
+		detailsSaid.textContent =
+			failed.length < results.length
+				? `Details saved for ${results.length - failed.length} of ${results.length} uploads.`
+				: "";
+		replace(
+			formError,
+			notice(
+				"error",
+				`The details were not saved${failed.length < results.length ? " for every upload" : ""}: ${failed.map(r => errorMessage(r.reason)).join(" ")}`,
+			),
+		);
 	}
 	// Edits made while the upload runs are not lost: each committed change is saved (Save
 	// details saves at once, and says what is wrong when something is).
@@ -402,12 +412,15 @@ function uploadCard(opts: {
 	const n = ++cardCount;
 	const f = opts.file;
 	let id: string | null = null;
-	let idKnown: (v: string) => void;
-	const existing = new Promise<string>(resolve => (idKnown = resolve));
+	// The video id once the upload exists; null when it stopped (cancelled, refused) before that.
+	let idKnown: (v: string | null) => void;
+	const existing = new Promise<string | null>(resolve => (idKnown = resolve));
 	let chain: Promise<unknown> = existing;
 	const patch = (body: Partial<VideoDetails>) => {
 		const next = chain.then(async () => {
 			const vid = await existing;
+			if (vid === null)
+				throw new Error(`“${f.name}” stopped before its video existed: nothing to save.`);
 			await call(
 				client.PATCH("/api/v1/videos/{id}", { params: { path: { id: vid } }, body }),
 			);
@@ -465,6 +478,8 @@ function uploadCard(opts: {
 	const finished = () => {
 		if (!sent) opts.sending(false);
 		sent = true;
+		// Edits waiting for a video that will never exist end now (they say why).
+		if (id === null) idKnown(null);
 	};
 	startUpload({
 		file: f,
