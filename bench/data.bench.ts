@@ -8,8 +8,8 @@
  * V8 flags, every service) on it:
  * - time from spawn to `/api/v1/ready` = 200, and the server process's RSS after the queries;
  * - p50/p95 of 20 different requests each, one at a time, over HTTP: search `?q=`, tag filter,
- *   owner filter, deep page (`page` 5000, or the middle of a smaller list), cursor page (deep
- *   keyset cursors), get-by-id. Every request differs from every other, so the metadata cacher
+ *   owner filter, page 50 (the issue's "deep page"), deep page (`page` 5000, or the middle of a
+ *   smaller list), cursor page (deep keyset cursors), get-by-id. Every request differs from every other, so the metadata cacher
  *   never answers: this is the uncached path (SQLite's own 32 MiB page cache and the OS file
  *   cache do hold what earlier queries read);
  * - search requests/s with 20 concurrent clients (autocannon, 8 s, a different `q` per request);
@@ -32,7 +32,15 @@ import { fmt, freePort, startNode, stop } from "./lib";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,100000,1000000").split(",").map(Number);
 const DATA_ROOT = process.env.BENCH_DATA_DIR ?? path.join(os.tmpdir(), "streamgate-bench-data");
-const KINDS = ["search", "tag", "owner", "deep page", "cursor page", "get by id"] as const;
+const KINDS = [
+	"search",
+	"tag",
+	"owner",
+	"page 50",
+	"deep page",
+	"cursor page",
+	"get by id",
+] as const;
 type Kind = (typeof KINDS)[number];
 
 function rng(seed: number) {
@@ -105,6 +113,12 @@ function queries(
 			owner: seedOwner((i * 97 + salt * 13) % 2000),
 			page: 1,
 			pageSize: 20,
+		})),
+		// the issue's own "deep page": page 50 (20 different sorts and page sizes)
+		"page 50": Array.from({ length: 20 }, (_, i) => ({
+			page: 50,
+			pageSize: 20 + Math.floor(i / sorts.length) + salt,
+			sort: sorts[i % sorts.length],
 		})),
 		"deep page": deep,
 		"cursor page": cursors,
