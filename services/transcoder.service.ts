@@ -599,6 +599,8 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 					ffmpegPath: this.settings.ffmpegPath,
 					preset: this.settings.preset,
 					threads: this.settings.threads || undefined,
+					// AV1 rungs: SVT-AV1 encodes of the same spans give their bits at equal SSIM.
+					av1: codecs.includes("av1") ? { preset: config.ladder.av1Preset } : null,
 					signal,
 					logger: this.logger,
 				});

@@ -259,7 +259,9 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	if (threads) args.push("-threads", String(threads));
 	rungs.forEach((r, i) => {
 		// Capped CRF (per-title): the probe's quality, the VBV cap keeps peaks within the rung's.
-		if (r.crf !== undefined && r.codec !== "av1") args.push(`-crf:v:${i}`, String(r.crf));
+		// An AV1 rung takes its CRF with SVT-AV1 only (AV1 NVENC has no CRF: its VBR target).
+		if (r.crf !== undefined && (r.codec !== "av1" || encoderOf(r) === "libsvtav1"))
+			args.push(`-crf:v:${i}`, String(r.crf));
 		// Constrained VBR: an average target with a VBV peak, so segment sizes stay predictable.
 		else args.push(`-b:v:${i}`, String(r.bitrate));
 		args.push(`-maxrate:v:${i}`, String(r.maxrate));

@@ -18,8 +18,9 @@ export interface VideoRung {
 	/** The video codec (default "h264"); "av1" rungs are encoded with SVT-AV1 (or AV1 NVENC). */
 	codec?: "h264" | "av1";
 	/**
-	 * Capped CRF (per-title H.264 rungs): constant quality at this CRF under the maxrate/bufsize
-	 * VBV cap, instead of the average `bitrate` (then only the prediction of the average).
+	 * Capped CRF (per-title H.264 rungs under their ceiling: an x264 CRF; per-title AV1 rungs:
+	 * an SVT-AV1 CRF): constant quality at this CRF under the maxrate/bufsize VBV cap, instead of
+	 * the average `bitrate` (then only the prediction of the average).
 	 */
 	crf?: number;
 }

@@ -4,7 +4,10 @@
  * measured against the source scaled to the same size) tells how many bits this title needs at
  * the target quality; `decideLadder` (pure) turns those numbers into each rung's bitrate, maxrate
  * and bufsize within floors and ceilings, drops rungs that add too little over the one below,
- * and adds AV1 rungs when asked. `runComplexityProbe` is the small ffmpeg runner.
+ * and adds AV1 rungs when asked. With AV1 rungs the probe also encodes the same spans at the
+ * same sizes with SVT-AV1 at two CRFs and measures them the same way: the AV1 rung gets the bits
+ * (and the CRF) at which SVT-AV1 reaches the SSIM x264 reached there, measured, not assumed.
+ * `runComplexityProbe` is the small ffmpeg runner.
  */
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -34,6 +37,21 @@ export interface ProbeSample {
 	ssim: number | null;
 }
 
+/** One SVT-AV1 probe encode: the same spans at one size at one AV1 CRF. */
+export interface Av1ProbeSample extends ProbeSample {
+	crf: number;
+}
+
+/** What the complexity probe measured with SVT-AV1 (present when AV1 rungs were asked for). */
+export interface Av1Probe {
+	encoder: "libsvtav1";
+	/** SVT-AV1 preset (AV1_PRESET: the rungs' own). */
+	preset: number;
+	samples: Av1ProbeSample[];
+	/** Wall time of the AV1 encodes and their SSIM (part of the probe's `elapsedMs`). */
+	elapsedMs: number;
+}
+
 /** What the complexity probe measured. */
 export interface ComplexityProbe {
 	encoder: "libx264";
@@ -43,6 +61,8 @@ export interface ComplexityProbe {
 	/** Sampled spans of the source, seconds. */
 	spans: { start: number; duration: number }[];
 	samples: ProbeSample[];
+	/** The SVT-AV1 encodes of the same spans and sizes (only with AV1 rungs). */
+	av1?: Av1Probe;
 	/** Wall time of the probe. */
 	elapsedMs: number;
 }
@@ -60,13 +80,20 @@ export interface LadderRungDecision {
 	predictedQuality: number | null;
 	/** The fixed ladder's bitrate for this size, for comparison. */
 	fixedBitrate: number;
-	/** Why the bitrate is what it is: the probe's need, or a floor/ceiling that bound it. */
-	bound: "probe" | "floor" | "ceiling" | "fixed";
 	/**
-	 * Per-title H.264 rungs under their ceiling are encoded at the probe's CRF under the maxrate
-	 * cap (capped CRF): `bitrate` is then the predicted average. Absent: average-bitrate VBR.
+	 * Why the bitrate is what it is: the probe's need, a floor/ceiling that bound it, or
+	 * "quality": the probe's SSIM at this size is under `minQuality` (bits still buy visible
+	 * quality there), so the rung keeps its ceiling, VBR like the fixed ladder.
+	 */
+	bound: "probe" | "floor" | "ceiling" | "fixed" | "quality";
+	/**
+	 * Capped CRF under the maxrate cap, `bitrate` then being the predicted average: per-title
+	 * H.264 rungs under their ceiling at the probe's x264 CRF, every per-title AV1 rung at the
+	 * SVT-AV1 CRF the probe found for its H.264 twin's SSIM. Absent: average-bitrate VBR.
 	 */
 	crf?: number;
+	/** AV1 rungs (per-title): the measured bits of SVT-AV1 ÷ those of x264 at the same SSIM. */
+	ratioToH264?: number;
 }
 
 /** The ladder decision stored on the video (`video.ladder`) and shown by the API. */
@@ -91,10 +118,21 @@ export interface DecideOptions {
 	minBitrate?: number;
 	/** Ceiling: the fixed bitrate × this (default 1: a hard title costs what the fixed ladder does). */
 	ceilingFactor?: number;
+	/**
+	 * A rung whose probe SSIM (at the target CRF, the nearest probe size) is under this keeps its
+	 * ceiling (default 0.99): a grainy or detailed title whose encodes are still far from
+	 * transparent at the target CRF would otherwise lose quality against the fixed ladder.
+	 */
+	minQuality?: number;
 	/** A middle rung is kept only when it needs ≥ this × the bits of the kept rung below (default 1.35). */
 	minStepRatio?: number;
-	/** AV1 rung bitrate = the H.264 rung's × this (default 0.6; SVT-AV1 vs x264 veryfast). */
+	/**
+	 * Fixed mode only (no probe, so nothing measured): AV1 rung bitrate = the fixed H.264 rung's
+	 * × this (default 0.6). Per-title AV1 rungs take the ratio the probe measured.
+	 */
 	av1Ratio?: number;
+	/** Per-title AV1 rungs: the measured ratio is held within [this, 1] (default 0.25). */
+	av1MinRatio?: number;
 	/** maxrate = bitrate × this (default 1.5) and bufsize = bitrate × `bufsizeFactor` (default 2). */
 	maxrateFactor?: number;
 	bufsizeFactor?: number;
@@ -145,6 +183,100 @@ function nearestQuality(samples: readonly ProbeSample[], pixels: number): number
 	return best?.ssim ?? null;
 }
 
+/** SSIM in dB (−10·log10(1 − SSIM)): bits grow about log-linearly in it, not in SSIM. */
+export function ssimDb(ssim: number): number {
+	return -10 * Math.log10(Math.max(1e-6, 1 - ssim));
+}
+
+/** Where SVT-AV1 reaches x264's SSIM at one probe size. */
+export interface Av1OperatingPoint {
+	pixels: number;
+	/** AV1 bits/s at that SSIM ÷ the x264 sample's bits/s (unclamped). */
+	ratio: number;
+	/** The SVT-AV1 CRF that gives it (rounded, 1…63). */
+	crf: number;
+}
+
+/**
+ * For each size both encoders were measured at: the AV1 bitrate and CRF at which SVT-AV1 reaches
+ * the SSIM x264 reached at the probe's CRF, from the AV1 CRF samples of that size (log bitrate
+ * and CRF linear in SSIM dB between the two samples around the target, or the nearest two
+ * beyond them). Sizes with fewer than two AV1 samples, or no SSIM, give nothing.
+ *
+ * `bitsFactor`: the H.264 rung gets this multiple of the bits x264 needed at the probe's CRF (a
+ * VBR rung held at, or capped by, its ceiling). Its SSIM is then estimated with the slope (SSIM
+ * dB per log bitrate) SVT-AV1 measured around the target at that size (only one x264 point is
+ * measured), and the AV1 point is found for that SSIM; `ratio` is against the rung's bits.
+ */
+export function av1OperatingPoints(probe: ComplexityProbe, bitsFactor = 1): Av1OperatingPoint[] {
+	const out: Av1OperatingPoint[] = [];
+	for (const h of probe.samples) {
+		if (h.ssim === null || !(h.bitrate > 0)) continue;
+		const pts = (probe.av1?.samples ?? [])
+			.filter(
+				a =>
+					a.width === h.width &&
+					a.height === h.height &&
+					a.ssim !== null &&
+					a.bitrate > 0,
+			)
+			.map(a => ({ db: ssimDb(a.ssim!), lb: Math.log(a.bitrate), crf: a.crf }))
+			.sort((a, b) => a.db - b.db);
+		if (pts.length < 2) continue;
+		// The two samples around `db` (or the nearest two beyond) and where `db` lies between them.
+		const around = (db: number) => {
+			let lo = pts[0]!;
+			let hi = pts[1]!;
+			for (let i = 0; i < pts.length - 1; i++) {
+				lo = pts[i]!;
+				hi = pts[i + 1]!;
+				if (db <= hi.db) break;
+			}
+			const span = hi.db - lo.db;
+			return { lo, hi, t: span > 1e-9 ? (db - lo.db) / span : null };
+		};
+		let target = ssimDb(h.ssim);
+		if (bitsFactor !== 1) {
+			const { lo, hi } = around(target);
+			const slope = (hi.db - lo.db) / (hi.lb - lo.lb);
+			if (Number.isFinite(slope) && slope > 0) target += slope * Math.log(bitsFactor);
+		}
+		const { lo, hi, t } = around(target);
+		// Two CRFs that measured the same SSIM: the cheaper one reaches it.
+		const cheaper = lo.lb <= hi.lb ? lo : hi;
+		const lb = t === null ? cheaper.lb : lo.lb + t * (hi.lb - lo.lb);
+		const crf = t === null ? cheaper.crf : lo.crf + t * (hi.crf - lo.crf);
+		out.push({
+			pixels: h.width * h.height,
+			ratio: Math.exp(lb) / (h.bitrate * bitsFactor),
+			crf: Math.min(63, Math.max(1, Math.round(crf))),
+		});
+	}
+	return out.sort((a, b) => a.pixels - b.pixels);
+}
+
+/** The operating point for a rung of `pixels`: log-linear between the measured sizes, held beyond. */
+function av1At(
+	points: readonly Av1OperatingPoint[],
+	pixels: number,
+): { ratio: number; crf: number } {
+	const first = points[0]!;
+	const last = points[points.length - 1]!;
+	if (pixels <= first.pixels) return first;
+	if (pixels >= last.pixels) return last;
+	for (let i = 0; i < points.length - 1; i++) {
+		const a = points[i]!;
+		const b = points[i + 1]!;
+		if (pixels > b.pixels) continue;
+		const t = Math.log(pixels / a.pixels) / Math.log(b.pixels / a.pixels);
+		return {
+			ratio: Math.exp(Math.log(a.ratio) + t * (Math.log(b.ratio) - Math.log(a.ratio))),
+			crf: Math.round(a.crf + t * (b.crf - a.crf)),
+		};
+	}
+	return last;
+}
+
 /**
  * The ladder for a title: the fixed table's rungs (never above the source) with, in per-title
  * mode, bitrates from the probe. Pure. Returns the rungs for `transcodeToLadder` (H.264 video
@@ -163,7 +295,9 @@ export function decideLadder(
 	const minBitrate = opts.minBitrate ?? 100_000;
 	const ceilingFactor = opts.ceilingFactor ?? 1;
 	const minStep = opts.minStepRatio ?? 1.35;
+	const minQuality = opts.minQuality ?? 0.99;
 	const av1Ratio = opts.av1Ratio ?? 0.6;
+	const av1MinRatio = opts.av1MinRatio ?? 0.25;
 	const maxrateFactor = opts.maxrateFactor ?? 1.5;
 	const bufsizeFactor = opts.bufsizeFactor ?? 2;
 	if (mode === "per-title" && (!probe || probe.samples.length === 0))
@@ -193,14 +327,17 @@ export function decideLadder(
 				bound: "fixed" as const,
 			};
 		const pixels = r.width * r.height;
-		const need = interpolateBitrate(probe.samples, pixels) * headroom;
 		const floor = Math.max(minBitrate, r.bitrate * floorFactor);
 		const ceiling = Math.max(floor, r.bitrate * ceilingFactor);
-		const bitrate = Math.min(ceiling, Math.max(floor, need));
+		const quality = nearestQuality(probe.samples, pixels);
+		// Far from transparent at the target CRF: the rung keeps its ceiling (the fixed bits).
+		const held = quality !== null && quality < minQuality;
+		const need = interpolateBitrate(probe.samples, pixels) * headroom;
+		const bitrate = held ? ceiling : Math.min(ceiling, Math.max(floor, need));
 		// Under its ceiling, a rung is encoded at the probe's quality (capped CRF): its VBV cap
 		// leaves room for a slide's keyframe (3× the average, at least a quarter of the fixed
 		// rung's bitrate) but never more than the fixed rung's own peak.
-		const capped = need <= ceiling;
+		const capped = !held && need <= ceiling;
 		const maxrate = Math.round(
 			Math.min(r.maxrate, Math.max(bitrate * 3, r.bitrate * 0.25, bitrate * maxrateFactor)),
 		);
@@ -213,10 +350,15 @@ export function decideLadder(
 			...(capped
 				? { crf: probe.crf, maxrate, bufsize: Math.round(maxrate * bufsizeFactor) }
 				: {}),
-			predictedQuality: nearestQuality(probe.samples, pixels),
+			predictedQuality: quality,
 			fixedBitrate: r.bitrate,
-			bound:
-				need > ceiling ? ("ceiling" as const) : need < floor ? ("floor" as const) : "probe",
+			bound: held
+				? ("quality" as const)
+				: need > ceiling
+					? ("ceiling" as const)
+					: need < floor
+						? ("floor" as const)
+						: "probe",
 		};
 	});
 
@@ -249,16 +391,47 @@ export function decideLadder(
 		chosen = kept;
 	}
 
-	const av1: LadderRungDecision[] = codecs.includes("av1")
-		? chosen.map(r => ({
+	// AV1 rungs mirror the kept H.264 ones. Per-title: each is encoded capped CRF at the AV1 CRF
+	// the probe found for the H.264 rung's SSIM (SVT-AV1's VBR undershoots on grain), under the
+	// H.264 rung's peak and buffer; its predicted average is the H.264 rung's × the measured
+	// ratio (held within [av1MinRatio, 1]: never above the H.264 rung). A VBR H.264 rung (ceiling or
+	// quality bound) reaches another SSIM than the probe's: its AV1 point is found for that one.
+	// Fixed mode (nothing measured): the fixed AV1 table, av1Ratio ×, VBR.
+	let av1: LadderRungDecision[] = [];
+	if (codecs.includes("av1") && mode === "per-title" && probe) {
+		if (av1OperatingPoints(probe).length === 0)
+			throw new DomainError(
+				"AV1 rungs need the probe's SVT-AV1 encodes (two CRFs with SSIM at a probe size).",
+				{ type: "PROBE_EMPTY" },
+			);
+		av1 = chosen.map(r => {
+			const pixels = r.width * r.height;
+			const factor =
+				r.crf === undefined ? r.bitrate / interpolateBitrate(probe.samples, pixels) : 1;
+			const op = av1At(av1OperatingPoints(probe, factor), pixels);
+			// Three decimals: the stored ratio gives back the rung's bits exactly.
+			const ratio = Math.round(Math.min(1, Math.max(av1MinRatio, op.ratio)) * 1000) / 1000;
+			return {
 				...r,
 				name: `${r.name}-av1`,
 				codec: "av1" as const,
-				...shape(Math.max(minBitrate * av1Ratio, r.bitrate * av1Ratio)),
+				// The predicted average; the VBV cap stays the H.264 rung's (SVT-AV1's capped CRF
+				// keeps well under its cap, and a cap scaled by the ratio bound it on grain).
+				bitrate: Math.round(r.bitrate * ratio),
 				fixedBitrate: Math.round(r.fixedBitrate * av1Ratio),
-				crf: undefined,
-			}))
-		: [];
+				crf: op.crf,
+				ratioToH264: ratio,
+			};
+		});
+	} else if (codecs.includes("av1"))
+		av1 = chosen.map(r => ({
+			...r,
+			name: `${r.name}-av1`,
+			codec: "av1" as const,
+			...shape(Math.max(minBitrate * av1Ratio, r.bitrate * av1Ratio)),
+			fixedBitrate: Math.round(r.fixedBitrate * av1Ratio),
+			crf: undefined,
+		}));
 	const decided = [...chosen, ...av1];
 	const rungs: Rung[] = [
 		...decided.map((r): VideoRung => ({
@@ -270,7 +443,7 @@ export function decideLadder(
 			maxrate: r.maxrate,
 			bufsize: r.bufsize,
 			...(r.codec === "av1" ? { codec: "av1" as const } : {}),
-			...(r.crf !== undefined && r.codec === "h264" ? { crf: r.crf } : {}),
+			...(r.crf !== undefined ? { crf: r.crf } : {}),
 		})),
 		...audio,
 	];
@@ -307,6 +480,18 @@ export interface ComplexityProbeOptions {
 	maxFps?: number;
 	/** Scratch folder parent (default the OS temp folder). */
 	tmpDir?: string;
+	/**
+	 * AV1 rungs: also encode the spans with SVT-AV1 at `preset` (AV1_PRESET, default 10) at each
+	 * of `crfs` (default 24 and 36, around where SVT-AV1 meets x264 CRF 19 on camera-like
+	 * content) at every probe size; a size where they do not bracket x264's SSIM gets more CRFs.
+	 */
+	av1?: {
+		preset?: number;
+		crfs?: readonly number[];
+		/** Extra CRF encodes at most (default 2), each `step` (default 12) beyond the measured. */
+		rounds?: number;
+		step?: number;
+	} | null;
 }
 
 /** Where the spans go: evenly spread, each `span` long, at most `maxShare` of the duration. */
@@ -376,9 +561,25 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		opts.maxShare ?? 0.15,
 	);
 	const work = await mkdtemp(join(resolve(opts.tmpDir ?? tmpdir()), ".ladder-probe-"));
-	const bytes = sizes.map(() => 0);
-	const ssimSum = sizes.map(() => 0);
-	let ssimCount = 0;
+	// The encodes of every span: x264 at the CRF at each size, then (AV1 rungs asked for) SVT-AV1
+	// at each of its CRFs at each size. One entry per (codec, size, CRF); totals over the spans.
+	const av1Preset = opts.av1 ? (opts.av1.preset ?? 10) : null;
+	const av1Crfs = opts.av1 ? [...new Set(opts.av1.crfs ?? [24, 36])].sort((x, y) => x - y) : [];
+	interface Encode {
+		codec: "h264" | "av1";
+		size: number;
+		crf: number;
+		bytes: number;
+		ssimSum: number;
+		ssimCount: number;
+	}
+	const make = (codec: Encode["codec"], crfs: number[]): Encode[] =>
+		sizes.flatMap((_, size) =>
+			crfs.map(c => ({ codec, size, crf: c, bytes: 0, ssimSum: 0, ssimCount: 0 })),
+		);
+	const h264 = make("h264", [crf]);
+	const av1 = make("av1", av1Crfs);
+	let av1Ms = 0;
 	let seconds = 0;
 	const input = `file:${resolve(opts.input)}`;
 	const pre = [...(video.interlaced ? ["bwdif=mode=send_frame:deint=interlaced"] : [])];
@@ -405,75 +606,144 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 			);
 		return r;
 	};
-	try {
-		for (const [si, span] of spans.entries()) {
-			const seek = ["-ss", String(span.start), "-t", String(span.duration)];
-			const split = `[0:${video.index}]${[...pre, `split=${sizes.length}`].join(",")}${sizes.map((_, i) => `[s${i}]`).join("")}`;
-			const graph = [
-				split,
-				...sizes.map(
-					(z, i) => `[s${i}]scale=${z.width}:${z.height},setsar=1,format=yuv420p[v${i}]`,
-				),
-			].join(";");
-			const args = [
-				...head(["-loglevel", "error"]),
+	// Encodes one span into one scratch file per entry (one decode, `split`), adds their sizes,
+	// then measures their SSIM against the same span of the source scaled to their size.
+	const encodeSpan = async (
+		si: number,
+		span: { start: number; duration: number },
+		list: Encode[],
+	) => {
+		const seek = ["-ss", String(span.start), "-t", String(span.duration)];
+		const n = list.length;
+		const scaled = (z: { width: number; height: number }) =>
+			`scale=${z.width}:${z.height},setsar=1,format=yuv420p`;
+		const graph = [
+			`[0:${video.index}]${[...pre, `split=${n}`].join(",")}${list.map((_, i) => `[s${i}]`).join("")}`,
+			...list.map((e, i) => `[s${i}]${scaled(sizes[e.size]!)}[v${i}]`),
+		].join(";");
+		const args = [
+			...head(["-loglevel", "error"]),
+			...inputSafetyArgs(opts.allowedFormats),
+			...seek,
+			"-i",
+			input,
+			"-filter_complex",
+			graph,
+		];
+		const files = list.map(e => join(work, `s${si}-${e.codec}-${e.size}-${e.crf}.mkv`));
+		list.forEach((e, i) => {
+			args.push("-map", `[v${i}]`, "-an");
+			if (e.codec === "h264") args.push("-c:v", "libx264", "-preset", preset);
+			else args.push("-c:v", "libsvtav1", "-preset", String(av1Preset));
+			args.push("-crf", String(e.crf), "-g", String(gop), "-keyint_min", String(gop));
+			if (e.codec === "h264") args.push("-sc_threshold", "0");
+			args.push("-f", "matroska", `file:${files[i]}`);
+		});
+		await run(args, `${list[0]!.codec === "av1" ? "SVT-AV1 " : ""}encode`);
+		for (const [i, f] of files.entries()) list[i]!.bytes += (await stat(f)).size;
+		if (opts.ssim === false) return;
+		const ins = files.flatMap(f => ["-i", `file:${f}`]);
+		// Frames paired by number, not by their read-back timestamps: Matroska keeps
+		// milliseconds, so 1/30 s frames come back up to 0.3 ms early and `ssim` paired every
+		// third one with its predecessor (on moving content that alone cost SSIM 0.05–0.09).
+		// Both sides get the same microsecond timestamps from their frame number.
+		const frameTs = `settb=AVTB,setpts=N/(${fps}*TB)`;
+		const ref = `[0:${video.index}]${[...pre, `split=${n}`].join(",")}${list.map((_, i) => `[r${i}]`).join("")}`;
+		const cmp = list.map(
+			(e, i) =>
+				`[r${i}]${scaled(sizes[e.size]!)},${frameTs}[q${i}];[${i + 1}:v]setsar=1,format=yuv420p,${frameTs}[e${i}];[e${i}][q${i}]ssim`,
+		);
+		const r = await run(
+			[
+				...head(["-loglevel", "info"]),
 				...inputSafetyArgs(opts.allowedFormats),
 				...seek,
 				"-i",
 				input,
+				...ins,
 				"-filter_complex",
-				graph,
-			];
-			const files = sizes.map((_, i) => join(work, `s${si}-${i}.mkv`));
-			sizes.forEach((_, i) => {
-				args.push("-map", `[v${i}]`, "-an", "-c:v", "libx264", "-preset", preset);
-				args.push("-crf", String(crf), "-g", String(gop), "-keyint_min", String(gop));
-				args.push("-sc_threshold", "0", "-f", "matroska", `file:${files[i]}`);
+				[ref, ...cmp].join(";"),
+				"-f",
+				"null",
+				"-",
+			],
+			"SSIM pass",
+		);
+		const values = parseSsimLines(r.stderrTail);
+		if (values.length === n)
+			values.forEach((v, i) => {
+				list[i]!.ssimSum += v;
+				list[i]!.ssimCount++;
 			});
-			await run(args, "encode");
-			for (const [i, f] of files.entries()) bytes[i]! += (await stat(f)).size;
+	};
+	const db = (e: Encode) => ssimDb(e.ssimSum / e.ssimCount);
+	try {
+		for (const [si, span] of spans.entries()) {
+			await encodeSpan(si, span, h264);
 			seconds += span.duration;
-			if (opts.ssim === false) continue;
-			// SSIM: the encodes against the same span of the source scaled to their size.
-			const ins = files.flatMap(f => ["-i", `file:${f}`]);
-			const ref = `[0:${video.index}]${[...pre, `split=${sizes.length}`].join(",")}${sizes.map((_, i) => `[r${i}]`).join("")}`;
-			const cmp = sizes.map(
-				(z, i) =>
-					`[r${i}]scale=${z.width}:${z.height},setsar=1,format=yuv420p[q${i}];[${i + 1}:v]setsar=1,format=yuv420p[e${i}];[e${i}][q${i}]ssim`,
-			);
-			const r = await run(
-				[
-					...head(["-loglevel", "info"]),
-					...inputSafetyArgs(opts.allowedFormats),
-					...seek,
-					"-i",
-					input,
-					...ins,
-					"-filter_complex",
-					[ref, ...cmp].join(";"),
-					"-f",
-					"null",
-					"-",
-				],
-				"SSIM pass",
-			);
-			const values = parseSsimLines(r.stderrTail);
-			if (values.length === sizes.length) {
-				values.forEach((v, i) => (ssimSum[i]! += v));
-				ssimCount++;
+			if (av1.length === 0) continue;
+			const t = Date.now();
+			await encodeSpan(si, span, av1);
+			av1Ms += Date.now() - t;
+		}
+		// The AV1 CRFs must bracket the SSIM x264 reached at each size (SSIM falls off steeply at
+		// high CRFs: extrapolating there mispredicts). A size whose target lies beyond them gets
+		// one more CRF `av1Step` further on that side, up to `av1Rounds` times (or CRF 1/63).
+		const step = opts.av1?.step ?? 12;
+		for (
+			let round = 0;
+			av1.length && opts.ssim !== false && round < (opts.av1?.rounds ?? 2);
+			round++
+		) {
+			const more: Encode[] = [];
+			for (const [size] of sizes.entries()) {
+				const target = h264.find(e => e.size === size && e.ssimCount > 0);
+				const mine = av1.filter(e => e.size === size && e.ssimCount > 0);
+				if (!target || mine.length === 0) continue;
+				const best = mine.reduce((a, b) => (db(b) > db(a) ? b : a));
+				const worst = mine.reduce((a, b) => (db(b) < db(a) ? b : a));
+				const want = db(target);
+				let crf: number | null = null;
+				if (want < db(worst)) crf = Math.min(63, Math.max(...mine.map(e => e.crf)) + step);
+				else if (want > db(best))
+					crf = Math.max(1, Math.min(...mine.map(e => e.crf)) - step);
+				if (crf !== null && !mine.some(e => e.crf === crf))
+					more.push({ codec: "av1", size, crf, bytes: 0, ssimSum: 0, ssimCount: 0 });
 			}
+			if (more.length === 0) break;
+			const t = Date.now();
+			for (const [si, span] of spans.entries()) await encodeSpan(si, span, more);
+			av1Ms += Date.now() - t;
+			av1.push(...more);
 		}
 	} finally {
 		await rm(work, { recursive: true, force: true });
 	}
 	// The container's few hundred bytes are noise next to a GOP; bitrate over the spans' length.
-	const samples: ProbeSample[] = sizes.map((z, i) => ({
-		width: z.width,
-		height: z.height,
-		bitrate: Math.round((bytes[i]! * 8) / Math.max(seconds, 0.04)),
-		ssim: ssimCount ? Math.round((ssimSum[i]! / ssimCount) * 10_000) / 10_000 : null,
-	}));
-	return { encoder: "libx264", preset, crf, spans, samples, elapsedMs: Date.now() - started };
+	const sample = (e: Encode): ProbeSample => ({
+		width: sizes[e.size]!.width,
+		height: sizes[e.size]!.height,
+		bitrate: Math.round((e.bytes * 8) / Math.max(seconds, 0.04)),
+		ssim: e.ssimCount ? Math.round((e.ssimSum / e.ssimCount) * 1e6) / 1e6 : null,
+	});
+	return {
+		encoder: "libx264",
+		preset,
+		crf,
+		spans,
+		samples: h264.map(sample),
+		...(av1.length
+			? {
+					av1: {
+						encoder: "libsvtav1" as const,
+						preset: av1Preset!,
+						samples: av1.map(e => ({ ...sample(e), crf: e.crf })),
+						elapsedMs: av1Ms,
+					},
+				}
+			: {}),
+		elapsedMs: Date.now() - started,
+	};
 }
 
 /**
@@ -500,6 +770,7 @@ export function storedLadder(
 			fixedBitrate: r.fixedBitrate,
 			bound: r.bound,
 			...(r.crf !== undefined ? { crf: r.crf } : {}),
+			...(r.ratioToH264 !== undefined ? { ratioToH264: r.ratioToH264 } : {}),
 		})),
 		dropped: d.dropped,
 		...(d.probeMs !== undefined ? { probeMs: d.probeMs } : {}),

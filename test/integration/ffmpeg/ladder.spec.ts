@@ -2,16 +2,17 @@
  * Per-title ladders and AV1 rungs with the real ffmpeg (issue 13): the complexity probe and the
  * decision on a static slide clip give lower bitrates than the fixed ladder; with AV1 rungs the
  * one ffmpeg process writes both codecs (two video AdaptationSets in the MPD, avc1 and av01
- * variants in the HLS master), every rendition decodes fully, and hls.js in headless Chromium
- * plays the AV1 variant, and the H.264 one when the browser reports AV1 unsupported.
- * Shaka Player is not in the tree (and is not added for this): hls.js only.
+ * variants in the HLS master), every rendition decodes fully, and hls.js (HLS master) and Shaka
+ * Player (DASH MPD) in headless Chromium play the AV1 variant, and the H.264 one when the browser
+ * reports AV1 unsupported (MSE's isTypeSupported and MediaCapabilities' decodingInfo say no to
+ * av01, as a browser without an AV1 decoder does).
  */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize } from "node:path";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 
 import { parseMpd } from "../../../lib/dash/mpd";
 import { probeMedia, transcodeToLadder, type TranscodeResult } from "../../../lib/ffmpeg";
@@ -72,8 +73,25 @@ suite("per-title ladder and AV1 rungs (real ffmpeg)", () => {
 
 	it("with AV1 rungs: one process, both codecs in the MPD and the master, every rendition decodes fully", async () => {
 		const source = await probeMedia(input);
-		const probe = await runComplexityProbe({ input, source, preset: PRESET, threads: THREADS });
-		const { rungs } = decideLadder(source, probe, { codecs: ["h264", "av1"] });
+		const probe = await runComplexityProbe({
+			input,
+			source,
+			preset: PRESET,
+			threads: THREADS,
+			av1: { preset: 12 },
+		});
+		// the AV1 rungs' bits come from SVT-AV1 encodes of the same spans at the same sizes
+		expect(probe.av1!.samples.map(s => s.height).sort()).toEqual(
+			expect.arrayContaining([360, 540]),
+		);
+		expect(probe.av1!.samples.every(s => s.bitrate > 0 && s.ssim! > 0.9)).toBe(true);
+		const { rungs, decision } = decideLadder(source, probe, { codecs: ["h264", "av1"] });
+		const h264 = decision.rungs.filter(r => r.codec === "h264");
+		for (const r of decision.rungs.filter(x => x.codec === "av1")) {
+			const twin = h264.find(x => `${x.name}-av1` === r.name)!;
+			expect(r.bitrate).toBeLessThanOrEqual(twin.bitrate);
+			expect(r.ratioToH264).toBeGreaterThan(0);
+		}
 		av1Dir = join(tmp.dir, "av1");
 		av1 = await transcodeToLadder({
 			input,
@@ -116,43 +134,17 @@ suite("per-title ladder and AV1 rungs (real ffmpeg)", () => {
 		}
 	}, 300_000);
 
-	const chromium = ff.ok && requireChromiumOrSkip("AV1/H.264 hls.js playback");
+	const chromium = ff.ok && requireChromiumOrSkip("AV1/H.264 hls.js and Shaka playback");
 	(chromium ? it : it.skip)(
 		"hls.js in Chromium plays the AV1 variant, and the H.264 one when AV1 is reported unsupported",
 		async () => {
 			expect(av1Dir).toBeDefined();
-			const server: Server = createServer(async (req, res) => {
-				const path = normalize(decodeURIComponent((req.url ?? "/").split("?")[0]!));
-				if (path === "/") {
-					res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html>");
-					return;
-				}
-				try {
-					const body = await readFile(join(av1Dir, path));
-					const type =
-						extname(path) === ".m3u8" ? "application/vnd.apple.mpegurl" : "video/mp4";
-					res.writeHead(200, { "content-type": type }).end(body);
-				} catch {
-					res.writeHead(404).end();
-				}
-			});
-			await new Promise<void>(r => server.listen(0, "127.0.0.1", r));
-			const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+			const { base, close } = await serve(av1Dir);
 			const hlsJs = readFileSync(require.resolve("hls.js/dist/hls.min.js"), "utf8");
 			const browser: Browser = await launchChromium();
 			try {
 				const play = async (noAv1: boolean) => {
-					const page = await browser.newPage();
-					if (noAv1)
-						// A browser without AV1: MSE says no to av01, as Safari before 17 does.
-						await page.addInitScript(`(() => {
-							const orig = MediaSource.isTypeSupported.bind(MediaSource);
-							MediaSource.isTypeSupported = t => !/av01/.test(t) && orig(t);
-						})()`);
-					await page.goto(base);
-					await page.setContent(
-						`<video id="v" muted playsinline></video><script>${hlsJs}</script>`,
-					);
+					const page = await playerPage(browser, base, hlsJs, noAv1);
 					// Strings: this file is type-checked without the DOM library.
 					const av1Supported = (await page.evaluate(
 						`MediaSource.isTypeSupported('video/mp4; codecs="av01.0.01M.08"')`,
@@ -170,15 +162,7 @@ suite("per-title ladder and AV1 rungs (real ffmpeg)", () => {
 							document.getElementById("v").play();
 						});
 					})()`);
-					await eventually(
-						"playback advances",
-						async () =>
-							((await page.evaluate(
-								`document.getElementById("v").currentTime`,
-							)) as number) > 1.5,
-						60_000,
-						250,
-					);
+					await playbackAdvances(page);
 					const state = (await page.evaluate(`(() => {
 						const v = document.getElementById("v");
 						const l = window.hls.levels[window.hls.currentLevel];
@@ -213,9 +197,152 @@ suite("per-title ladder and AV1 rungs (real ffmpeg)", () => {
 				expect(without.frames).toBeGreaterThan(30);
 			} finally {
 				await browser.close();
-				await new Promise(r => server.close(r));
+				await close();
+			}
+		},
+		180_000,
+	);
+
+	(chromium ? it : it.skip)(
+		"Shaka Player in Chromium plays the DASH MPD's AV1 variant, and the H.264 one when AV1 is reported unsupported",
+		async () => {
+			expect(av1Dir).toBeDefined();
+			const { base, close } = await serve(av1Dir);
+			const shakaJs = readFileSync(
+				require.resolve("shaka-player/dist/shaka-player.compiled.js"),
+				"utf8",
+			);
+			const browser: Browser = await launchChromium();
+			try {
+				const play = async (noAv1: boolean) => {
+					const page = await playerPage(browser, base, shakaJs, noAv1);
+					await page.evaluate(`(async () => {
+						shaka.polyfill.installAll();
+						const player = new shaka.Player();
+						window.player = player;
+						window.playerError = null;
+						player.addEventListener("error", e => (window.playerError = String(e.detail && e.detail.code)));
+						// ABR off: what is checked is the codec choice, not the bandwidth
+						// estimate. The player picks by capability: av01 first where the
+						// browser says it decodes it.
+						player.configure({
+							abr: { enabled: false },
+							preferredVideoCodecs: ["av01", "avc1"],
+						});
+						await player.attach(document.getElementById("v"));
+						await player.load(${JSON.stringify(`${base}/manifest.mpd`)});
+						document.getElementById("v").play();
+					})()`);
+					await playbackAdvances(page);
+					const state = (await page.evaluate(`(() => {
+						const v = document.getElementById("v");
+						const tracks = window.player.getVariantTracks();
+						const active = tracks.find(t => t.active);
+						return {
+							codecs: tracks.map(t => t.videoCodec),
+							playing: active && active.videoCodec,
+							height: active && active.height,
+							frames: v.getVideoPlaybackQuality().totalVideoFrames,
+							error: window.playerError || (v.error && v.error.message),
+						};
+					})()`)) as {
+						codecs: string[];
+						playing: string;
+						height: number;
+						frames: number;
+						error: string | null;
+					};
+					await page.close();
+					return state;
+				};
+
+				const withAv1 = await play(false);
+				// Shaka keeps the variants of one codec: the preferred one this browser decodes
+				// (the MPD carries both, checked above)
+				expect(withAv1.codecs.length).toBeGreaterThan(0);
+				expect(withAv1.codecs.every(c => c.startsWith("av01"))).toBe(true);
+				expect(withAv1.playing).toMatch(/^av01\./);
+				expect(withAv1.height).toBeGreaterThan(0);
+				expect(withAv1.frames).toBeGreaterThan(30);
+				expect(withAv1.error).toBeNull();
+
+				const without = await play(true);
+				// Shaka leaves out the variants this browser cannot decode
+				expect(without.codecs.length).toBeGreaterThan(0);
+				expect(without.codecs.every(c => c.startsWith("avc1"))).toBe(true);
+				expect(without.playing).toMatch(/^avc1\./);
+				expect(without.frames).toBeGreaterThan(30);
+				expect(without.error).toBeNull();
+			} finally {
+				await browser.close();
+				await close();
 			}
 		},
 		180_000,
 	);
 });
+
+/**
+ * A browser without AV1: MSE's isTypeSupported and MediaCapabilities' decodingInfo say no to
+ * av01 (as Safari before 17 does); hls.js asks the first, Shaka the second.
+ */
+const NO_AV1 = `(() => {
+	const orig = MediaSource.isTypeSupported.bind(MediaSource);
+	MediaSource.isTypeSupported = t => !/av01/.test(t) && orig(t);
+	const info = navigator.mediaCapabilities.decodingInfo.bind(navigator.mediaCapabilities);
+	navigator.mediaCapabilities.decodingInfo = c =>
+		c && c.video && /av01/.test(c.video.contentType)
+			? Promise.resolve({ supported: false, smooth: false, powerEfficient: false })
+			: info(c);
+})()`;
+
+/** A page at `base` with a muted <video id="v"> and the player's script (AV1 refused if asked). */
+async function playerPage(
+	browser: Browser,
+	base: string,
+	script: string,
+	noAv1: boolean,
+): Promise<Page> {
+	const page = await browser.newPage();
+	if (noAv1) await page.addInitScript(NO_AV1);
+	await page.goto(base);
+	await page.setContent(`<video id="v" muted playsinline></video><script>${script}</script>`);
+	return page;
+}
+
+/** Waits until the page's <video id="v"> has played past 1.5 s. */
+async function playbackAdvances(page: Page): Promise<void> {
+	await eventually(
+		"playback advances",
+		async () =>
+			((await page.evaluate(`document.getElementById("v").currentTime`)) as number) > 1.5,
+		60_000,
+		250,
+	);
+}
+
+/** Serves a ladder folder (and an empty page at /) on a local port. */
+async function serve(dir: string): Promise<{ base: string; close: () => Promise<void> }> {
+	const types: Record<string, string> = {
+		".m3u8": "application/vnd.apple.mpegurl",
+		".mpd": "application/dash+xml",
+	};
+	const server: Server = createServer(async (req, res) => {
+		const path = normalize(decodeURIComponent((req.url ?? "/").split("?")[0]!));
+		if (path === "/") {
+			res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html>");
+			return;
+		}
+		try {
+			const body = await readFile(join(dir, path));
+			res.writeHead(200, { "content-type": types[extname(path)] ?? "video/mp4" }).end(body);
+		} catch {
+			res.writeHead(404).end();
+		}
+	});
+	await new Promise<void>(r => server.listen(0, "127.0.0.1", r));
+	return {
+		base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+		close: () => new Promise<void>(r => server.close(() => r())),
+	};
+}

@@ -2,17 +2,20 @@
  * The per-title ladder decision from recorded probe numbers (test/fixtures/ladder/probes.json):
  * an easy source (slides) gets far fewer bits than the fixed ladder, a hard one (grain) is held at
  * the fixed ceiling, floors and ceilings bind, rungs that add too little are dropped, nothing goes
- * above the source, AV1 rungs mirror the H.264 ones; plus the span plan and the SSIM parser.
+ * above the source, AV1 rungs take the bits and CRF at which the probe's SVT-AV1 encodes reach
+ * x264's SSIM; plus the span plan and the SSIM parser.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { buildTranscodeArgs, type SourceInfo } from "../../../lib/ffmpeg";
 import {
+	av1OperatingPoints,
 	decideLadder,
 	interpolateBitrate,
 	parseSsimLines,
 	planSpans,
+	ssimDb,
 	storedLadder,
 	type ComplexityProbe,
 } from "../../../lib/ffmpeg/per-title";
@@ -70,12 +73,16 @@ describe("decideLadder", () => {
 
 	it("a hard source (recorded grain): held at the fixed ceiling, plain VBR like the fixed ladder", () => {
 		const { decision } = decideLadder(HD, probes.grain!);
+		// its probe SSIM (0.66–0.70) is far under 0.99: every rung keeps the fixed bits
 		expect(decision.rungs.map(r => [r.bitrate, r.maxrate, r.bound, r.crf])).toEqual([
-			[730_000, 1_095_000, "ceiling", undefined],
-			[2_000_000, 3_000_000, "ceiling", undefined],
-			[3_000_000, 4_500_000, "ceiling", undefined],
-			[6_000_000, 9_000_000, "ceiling", undefined],
+			[730_000, 1_095_000, "quality", undefined],
+			[2_000_000, 3_000_000, "quality", undefined],
+			[3_000_000, 4_500_000, "quality", undefined],
+			[6_000_000, 9_000_000, "quality", undefined],
 		]);
+		// without the quality rule its needs still exceed every ceiling
+		const lax = decideLadder(HD, probes.grain!, { minQuality: 0 }).decision;
+		expect(lax.rungs.map(r => r.bound)).toEqual(["ceiling", "ceiling", "ceiling", "ceiling"]);
 		expect(decision.dropped).toEqual([]);
 		// a looser ceiling lets a hard title have more than the fixed ladder
 		const loose = decideLadder(HD, probes.grain!, { ceilingFactor: 1.5 }).decision;
@@ -87,6 +94,28 @@ describe("decideLadder", () => {
 		expect(d720.rungs.map(r => r.height)).toEqual([360, 540, 720]);
 		const tiny = decideLadder(source(426, 240), probes.static360!).decision;
 		expect(tiny.rungs.map(r => [r.width, r.height])).toEqual([[426, 240]]);
+	});
+
+	it("a rung whose probe SSIM is under minQuality keeps its ceiling (recorded camera-like grain)", () => {
+		const p = probes.camera!;
+		// 360p: x264 CRF 19 needs less than the fixed 730 kb/s, but reaches only SSIM 0.955 there
+		expect(p.samples[0]!.ssim).toBeLessThan(0.99);
+		expect(interpolateBitrate(p.samples, 640 * 360) * 1.15).toBeLessThan(730_000);
+		const { decision } = decideLadder(HD, p);
+		expect(decision.rungs[0]).toMatchObject({
+			bitrate: 730_000,
+			bound: "quality",
+			predictedQuality: p.samples[0]!.ssim,
+		});
+		expect(decision.rungs[0]!.crf).toBeUndefined();
+		expect(decision.rungs.map(r => r.bitrate)).toEqual([
+			730_000, 2_000_000, 3_000_000, 6_000_000,
+		]);
+		// with a lower bar, the 360p rung is capped CRF at the probe's need
+		const lower = decideLadder(HD, p, { minQuality: 0.95 }).decision;
+		expect(lower.rungs[0]!.bound).toBe("probe");
+		expect(lower.rungs[0]!.crf).toBe(19);
+		expect(lower.rungs[0]!.bitrate).toBeLessThan(730_000);
 	});
 
 	it("drops rungs that need too few bits over the one below (bits that barely grow with size)", () => {
@@ -111,8 +140,9 @@ describe("decideLadder", () => {
 		expect(finer.dropped.map(d => d.name)).toEqual(["720p"]);
 	});
 
-	it("AV1 rungs mirror the H.264 ones at 0.6× the bits, VBR, after them; audio last", () => {
-		const { rungs, decision } = decideLadder(source(1920, 1080, true), probes.slides!, {
+	it("fixed mode: the fixed AV1 table at 0.6× the fixed bits, VBR, after the H.264 rungs; audio last", () => {
+		const { rungs, decision } = decideLadder(source(1920, 1080, true), null, {
+			mode: "fixed",
 			codecs: ["h264", "av1"],
 		});
 		expect(decision.codecs).toEqual(["h264", "av1"]);
@@ -128,15 +158,152 @@ describe("decideLadder", () => {
 			"audio",
 		]);
 		const av1 = decision.rungs.filter(r => r.codec === "av1");
-		expect(av1.map(r => r.bitrate)).toEqual([60_000, 96_000, 144_000, 288_000]);
-		expect(av1.every(r => r.crf === undefined)).toBe(true);
-		const stored = storedLadder({ ...decision, probeMs: 10_697, transcodeMs: 60_000 });
-		expect(stored).toMatchObject({ mode: "per-title", probeMs: 10_697 });
-		expect((stored.rungs as any[])[0]).toMatchObject({
-			height: 360,
-			bitrate: 100_000,
-			predictedQuality: 0.9988,
+		expect(av1.map(r => r.bitrate)).toEqual([438_000, 1_200_000, 1_800_000, 3_600_000]);
+		expect(av1.every(r => r.crf === undefined && r.ratioToH264 === undefined)).toBe(true);
+	});
+
+	it("per-title AV1 rungs: the bits and CRF the probe measured for SVT-AV1 at x264's SSIM (recorded animation)", () => {
+		const p = probes.animation!;
+		const { rungs, decision } = decideLadder(source(1920, 1080, true), p, {
+			codecs: ["h264", "av1"],
 		});
+		const points = av1OperatingPoints(p);
+		expect(points.map(x => x.pixels)).toEqual([640 * 360, 1280 * 720]);
+		const h264 = decision.rungs.filter(r => r.codec === "h264");
+		const av1 = decision.rungs.filter(r => r.codec === "av1");
+		expect(av1.map(r => r.name)).toEqual(h264.map(r => `${r.name}-av1`));
+		for (const [i, r] of av1.entries()) {
+			const twin = h264[i]!;
+			// never above the H.264 rung; bits, peak and buffer scaled by the measured ratio
+			expect(r.ratioToH264).toBeGreaterThanOrEqual(0.25);
+			expect(r.ratioToH264).toBeLessThanOrEqual(1);
+			expect(r.bitrate).toBe(Math.round(twin.bitrate * r.ratioToH264!));
+			// the VBV cap is the H.264 rung's: CRF sets the quality, never above the H.264 peak
+			expect([r.maxrate, r.bufsize]).toEqual([twin.maxrate, twin.bufsize]);
+			// capped H.264 rung → capped CRF AV1 rung at the probe's AV1 CRF
+			expect(twin.crf).toBe(19);
+			expect(r.crf).toBeGreaterThanOrEqual(1);
+		}
+		// at the probe's sizes the ratio and CRF are the measured ones; 1080p is held at 720p's
+		expect(av1[0]!.ratioToH264).toBeCloseTo(points[0]!.ratio, 3);
+		expect(av1[0]!.crf).toBe(points[0]!.crf);
+		expect(av1[3]!.crf).toBe(points[1]!.crf);
+		expect(av1[3]!.ratioToH264).toBeCloseTo(points[1]!.ratio, 3);
+		// each size's target SSIM lies between two measured AV1 CRFs: the chosen CRF between them
+		for (const [i, pt] of points.entries()) {
+			const h = p.samples[i]!;
+			const mine = p.av1!.samples.filter(a => a.height === h.height);
+			const above = mine.filter(a => a.ssim! >= h.ssim!).map(a => a.crf);
+			const below = mine.filter(a => a.ssim! < h.ssim!).map(a => a.crf);
+			expect(above.length && below.length).toBeTruthy();
+			expect(pt.crf).toBeGreaterThanOrEqual(Math.max(...above));
+			expect(pt.crf).toBeLessThanOrEqual(Math.min(...below));
+		}
+		// the encoder arguments: SVT-AV1 capped CRF per AV1 rung
+		const args = buildTranscodeArgs({
+			input: "/in.mp4",
+			outDir: "/out",
+			source: source(1920, 1080, true),
+			rungs,
+		}).join(" ");
+		expect(args).toContain(`-crf:v:4 ${av1[0]!.crf} -maxrate:v:4 ${av1[0]!.maxrate}`);
+		expect(args).not.toContain("-b:v:4");
+		// AV1 NVENC has no CRF: its VBR target
+		const nv = buildTranscodeArgs({
+			input: "/in.mp4",
+			outDir: "/out",
+			source: source(1920, 1080, true),
+			rungs,
+			av1Encoder: "av1_nvenc",
+		}).join(" ");
+		expect(nv).toContain(`-b:v:4 ${av1[0]!.bitrate}`);
+		const stored = storedLadder({ ...decision, probeMs: 5406, transcodeMs: 60_000 });
+		expect((stored.rungs as any[])[4]).toMatchObject({
+			name: "360p-av1",
+			codec: "av1",
+			crf: av1[0]!.crf,
+			ratioToH264: av1[0]!.ratioToH264,
+		});
+		expect((stored.probe as ComplexityProbe).av1!.samples.length).toBe(p.av1!.samples.length);
+	});
+
+	it("AV1 rungs of a hard title (recorded camera-like grain): capped CRF aimed at the SSIM of the VBR H.264 rung", () => {
+		const p = probes.camera!;
+		const { decision } = decideLadder(HD, p, { codecs: ["h264", "av1"] });
+		const h264 = decision.rungs.filter(r => r.codec === "h264");
+		const av1 = decision.rungs.filter(r => r.codec === "av1");
+		// every H.264 rung keeps its fixed bits (quality or ceiling bound): plain VBR
+		expect(h264.every(r => r.crf === undefined && r.bitrate === r.fixedBitrate)).toBe(true);
+		expect(h264.map(r => r.bound)).toEqual(["quality", "quality", "quality", "quality"]);
+		for (const [i, r] of av1.entries()) {
+			const twin = h264[i]!;
+			expect(r.bitrate).toBeLessThan(twin.bitrate);
+			expect(r.bitrate).toBe(Math.round(twin.bitrate * r.ratioToH264!));
+			expect(r.crf).toBeGreaterThanOrEqual(1);
+		}
+		const atProbe = av1OperatingPoints(p);
+		// 360p: the H.264 rung gets ~1.9× the bits x264 CRF 19 needed, so a higher SSIM: the AV1
+		// twin aims at it with a lower CRF than the one matching CRF 19
+		expect(av1[0]!.crf).toBeLessThan(atProbe[0]!.crf);
+		// 1080p: the fixed 6 Mb/s is fewer bits than CRF 19 needs: a higher CRF than 720p's match
+		expect(av1[3]!.crf).toBeGreaterThan(atProbe[1]!.crf);
+	});
+
+	it("reads the AV1 operating point between the two CRFs around x264's SSIM (constructed)", () => {
+		// x264: 1 Mb/s at SSIM 0.99 (20 dB). SVT-AV1: CRF 30 at 19 dB, CRF 40 at 21 dB → the
+		// midpoint in dB: CRF 35 and the geometric mean of their bitrates.
+		const db = (d: number) => 1 - 10 ** (-d / 10);
+		const p: ComplexityProbe = {
+			...probes.slides!,
+			samples: [{ width: 640, height: 360, bitrate: 1_000_000, ssim: 0.99 }],
+			av1: {
+				encoder: "libsvtav1",
+				preset: 10,
+				elapsedMs: 1,
+				samples: [
+					{ width: 640, height: 360, bitrate: 400_000, ssim: db(19), crf: 40 },
+					{ width: 640, height: 360, bitrate: 900_000, ssim: db(21), crf: 30 },
+				],
+			},
+		};
+		expect(ssimDb(0.99)).toBeCloseTo(20, 9);
+		const [pt] = av1OperatingPoints(p);
+		expect(pt!.crf).toBe(35);
+		expect(pt!.ratio).toBeCloseTo(Math.sqrt(400_000 * 900_000) / 1_000_000, 6);
+		// a rung with twice the bits x264 needed: its SSIM estimated with SVT-AV1's slope there
+		// (2 dB per ln 2.25), 20 + 2·ln 2/ln 2.25 dB, beyond CRF 30: extrapolated with that slope
+		const t = (1 + (2 * Math.log(2)) / Math.log(2.25)) / 2;
+		const [two] = av1OperatingPoints(p, 2);
+		expect(two!.crf).toBe(Math.round(40 - 10 * t));
+		expect(two!.ratio).toBeCloseTo((400_000 * 2.25 ** t) / 2_000_000, 6);
+		// beyond the measured CRFs: extrapolated with their slope, then held within [0.25, 1]
+		const cheap = {
+			...p,
+			av1: {
+				...p.av1!,
+				samples: p.av1!.samples.map(a => ({ ...a, bitrate: a.bitrate / 20 })),
+			},
+		};
+		const d = decideLadder(source(640, 360), cheap, { codecs: ["h264", "av1"] }).decision;
+		expect(d.rungs[1]!.ratioToH264).toBe(0.25);
+		const dear = {
+			...p,
+			av1: {
+				...p.av1!,
+				samples: p.av1!.samples.map(a => ({ ...a, bitrate: a.bitrate * 3 })),
+			},
+		};
+		const e = decideLadder(source(640, 360), dear, { codecs: ["h264", "av1"] }).decision;
+		expect(e.rungs[1]!.ratioToH264).toBe(1);
+		expect(e.rungs[1]!.bitrate).toBe(e.rungs[0]!.bitrate);
+	});
+
+	it("per-title AV1 rungs without the probe's SVT-AV1 encodes: refused (the service falls back to fixed)", () => {
+		expect(() => decideLadder(HD, probes.slides!, { codecs: ["h264", "av1"] })).toThrow(
+			/AV1 rungs need the probe's SVT-AV1 encodes/,
+		);
+		// H.264 only needs none
+		expect(decideLadder(HD, probes.slides!).decision.rungs).toHaveLength(4);
 	});
 
 	it("a per-title ladder needs the probe", () => {
@@ -181,7 +348,7 @@ describe("interpolateBitrate, planSpans, parseSsimLines", () => {
 
 describe("buildTranscodeArgs with per-title and AV1 rungs", () => {
 	it("capped CRF per H.264 rung, SVT-AV1 per AV1 rung, one adaptation set per codec", () => {
-		const { rungs } = decideLadder(source(1920, 1080, true), probes.slides!, {
+		const { rungs } = decideLadder(source(1920, 1080, true), probes.animation!, {
 			codecs: ["h264", "av1"],
 		});
 		const args = buildTranscodeArgs({
@@ -197,7 +364,6 @@ describe("buildTranscodeArgs with per-title and AV1 rungs", () => {
 		expect(line).not.toContain("-profile:v:4");
 		expect(line).toContain("-crf:v:0 19 -maxrate:v:0");
 		expect(line).not.toContain("-b:v:0");
-		expect(line).toContain("-b:v:4 60000 -maxrate:v:4 90000");
 		expect(args[args.indexOf("-adaptation_sets") + 1]).toBe(
 			"id=0,streams=0,1,2,3 id=1,streams=4,5,6,7 id=2,streams=a",
 		);
