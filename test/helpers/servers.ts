@@ -76,17 +76,76 @@ export function waitForExit(
 	});
 }
 
-export interface RedisServer {
+/** A server process a test can stop (SIGTERM, then SIGKILL) and start again on the same port. */
+export interface RestartableServer {
 	readonly port: number;
 	readonly url: string;
 	/** Whether the server process is running now. */
 	readonly running: boolean;
-	/** Output of every run so far (printed when a test needs to say why Redis failed). */
+	/** Output of every run so far (printed when a test needs to say why the server failed). */
 	output(): string;
 	/** Stops the server (SIGTERM, then SIGKILL); resolves once it has exited. */
 	stop(): Promise<void>;
 	/** Starts it again on the same port; resolves once it accepts connections. */
 	start(): Promise<void>;
+}
+
+export type RedisServer = RestartableServer;
+export type NatsServer = RestartableServer;
+
+/**
+ * Runs `bin args` as a server on 127.0.0.1:`port`, started now and once it accepts connections;
+ * `start()` after `stop()` runs it again on the same port.
+ */
+async function restartableServer(opts: {
+	name: string;
+	bin: string;
+	args: string[];
+	port: number;
+	url: string;
+}): Promise<RestartableServer> {
+	let proc: ChildProcess | null = null;
+	let out = "";
+	const isUp = () => !!proc && proc.exitCode === null && proc.signalCode === null;
+
+	async function start(): Promise<void> {
+		if (isUp()) return;
+		const p = spawn(opts.bin, opts.args, { stdio: ["ignore", "pipe", "pipe"] });
+		proc = p;
+		alive.add(p);
+		p.on("exit", () => alive.delete(p));
+		p.stdout!.on("data", d => (out += d));
+		p.stderr!.on("data", d => (out += d));
+		// The port may be in TIME_WAIT right after a stop: waiting a while covers that.
+		if (!(await waitForTcp(opts.port, 10_000))) {
+			p.kill("SIGKILL");
+			throw new Error(
+				`${opts.name} did not start on port ${opts.port}:\n${out.slice(-2000)}`,
+			);
+		}
+	}
+
+	async function stop(): Promise<void> {
+		const p = proc;
+		if (!p || p.exitCode !== null || p.signalCode !== null) return;
+		p.kill("SIGTERM");
+		if (!(await waitForExit(p, 5000))) {
+			p.kill("SIGKILL");
+			await waitForExit(p, 5000);
+		}
+	}
+
+	await start();
+	return {
+		port: opts.port,
+		url: opts.url,
+		get running() {
+			return isUp();
+		},
+		output: () => out,
+		stop,
+		start,
+	};
 }
 
 /**
@@ -101,59 +160,23 @@ export async function startRedisServer(
 	} = {},
 ): Promise<RedisServer> {
 	const port = opts.port ?? (await freePort());
-	let proc: ChildProcess | null = null;
-	let out = "";
-
-	async function start(): Promise<void> {
-		if (proc && proc.exitCode === null && proc.signalCode === null) return;
-		const p = spawn(
-			REDIS_SERVER_BIN,
-			[
-				"--port",
-				String(port),
-				"--bind",
-				"127.0.0.1",
-				"--save",
-				"",
-				"--appendonly",
-				"no",
-				...(opts.args ?? []),
-			],
-			{ stdio: ["ignore", "pipe", "pipe"] },
-		);
-		proc = p;
-		alive.add(p);
-		p.on("exit", () => alive.delete(p));
-		p.stdout!.on("data", d => (out += d));
-		p.stderr!.on("data", d => (out += d));
-		// The port may be in TIME_WAIT right after a stop: a quick retry covers that.
-		if (!(await waitForTcp(port, 10_000))) {
-			p.kill("SIGKILL");
-			throw new Error(`redis-server did not start on port ${port}:\n${out.slice(-2000)}`);
-		}
-	}
-
-	async function stop(): Promise<void> {
-		const p = proc;
-		if (!p || p.exitCode !== null || p.signalCode !== null) return;
-		p.kill("SIGTERM");
-		if (!(await waitForExit(p, 5000))) {
-			p.kill("SIGKILL");
-			await waitForExit(p, 5000);
-		}
-	}
-
-	await start();
-	return {
+	return restartableServer({
+		name: "redis-server",
+		bin: REDIS_SERVER_BIN,
+		args: [
+			"--port",
+			String(port),
+			"--bind",
+			"127.0.0.1",
+			"--save",
+			"",
+			"--appendonly",
+			"no",
+			...(opts.args ?? []),
+		],
 		port,
 		url: `redis://127.0.0.1:${port}`,
-		get running() {
-			return !!proc && proc.exitCode === null && proc.signalCode === null;
-		},
-		output: () => out,
-		stop,
-		start,
-	};
+	});
 }
 
 /** Servers still running when the test process exits are killed, so none outlives a run. */
@@ -165,62 +188,17 @@ process.on("exit", () => {
 /** The nats-server binary (Debian's `nats-server` package), or NATS_SERVER_BIN. */
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN || "/usr/sbin/nats-server";
 
-export interface NatsServer {
-	readonly port: number;
-	readonly url: string;
-	readonly running: boolean;
-	output(): string;
-	/** Stops the server (SIGTERM, then SIGKILL); every client loses its connection. */
-	stop(): Promise<void>;
-	/** Starts it again on the same port; resolves once it accepts connections. */
-	start(): Promise<void>;
-}
-
 /**
  * Starts a throw-away `nats-server` on 127.0.0.1 and a free port (plain core NATS, no JetStream),
  * which a test can stop and start again to cut the transporter of a running cluster.
  */
 export async function startNatsServer(opts: { port?: number } = {}): Promise<NatsServer> {
 	const port = opts.port ?? (await freePort());
-	let proc: ChildProcess | null = null;
-	let out = "";
-	const isUp = () => !!proc && proc.exitCode === null && proc.signalCode === null;
-
-	async function start(): Promise<void> {
-		if (isUp()) return;
-		const p = spawn(NATS_SERVER_BIN, ["-a", "127.0.0.1", "-p", String(port)], {
-			stdio: ["ignore", "pipe", "pipe"],
-		});
-		proc = p;
-		alive.add(p);
-		p.on("exit", () => alive.delete(p));
-		p.stdout!.on("data", d => (out += d));
-		p.stderr!.on("data", d => (out += d));
-		if (!(await waitForTcp(port, 10_000))) {
-			p.kill("SIGKILL");
-			throw new Error(`nats-server did not start on port ${port}:\n${out.slice(-2000)}`);
-		}
-	}
-
-	async function stop(): Promise<void> {
-		const p = proc;
-		if (!p || p.exitCode !== null || p.signalCode !== null) return;
-		p.kill("SIGTERM");
-		if (!(await waitForExit(p, 5000))) {
-			p.kill("SIGKILL");
-			await waitForExit(p, 5000);
-		}
-	}
-
-	await start();
-	return {
+	return restartableServer({
+		name: "nats-server",
+		bin: NATS_SERVER_BIN,
+		args: ["-a", "127.0.0.1", "-p", String(port)],
 		port,
 		url: `nats://127.0.0.1:${port}`,
-		get running() {
-			return isUp();
-		},
-		output: () => out,
-		stop,
-		start,
-	};
+	});
 }
