@@ -1,11 +1,14 @@
 /** Probe results (`SourceInfo`) for unit tests that price or plan a job without a real file. */
 import type { SourceInfo } from "../../lib/ffmpeg";
 
-/** A 30 fps H.264 source of `w`×`h`, `seconds` long, with AAC stereo audio when `audio`. */
+/**
+ * An H.264 source of `w`×`h`, `seconds` long (1), at `fps` (30), with `frames` when the probe
+ * counted them, and AAC stereo audio when `audio`.
+ */
 export function probedSource(
 	w: number,
 	h: number,
-	opts: { seconds?: number; audio?: boolean } = {},
+	opts: { seconds?: number; audio?: boolean; fps?: number; frames?: number | null } = {},
 ): SourceInfo {
 	return {
 		formatName: "mov,mp4,m4a,3gp,3g2,mj2",
@@ -20,8 +23,8 @@ export function probedSource(
 			codedWidth: w,
 			codedHeight: h,
 			rotation: 0,
-			fps: 30,
-			frames: null,
+			fps: opts.fps ?? 30,
+			frames: opts.frames ?? null,
 			pixFmt: "yuv420p",
 			interlaced: false,
 			bitRate: null,

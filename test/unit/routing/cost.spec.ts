@@ -1,36 +1,11 @@
 /** Job cost = source pixels × output frames × video rungs, from the upload's probe. */
 import type { SourceInfo } from "../../../lib/ffmpeg";
 import { estimateJobCost } from "../../../lib/routing";
+import { probedSource } from "../../helpers/sources";
 
-function src(
-	w: number,
-	h: number,
-	seconds: number,
-	fps = 30,
-	frames: number | null = null,
-): SourceInfo {
-	return {
-		formatName: "mov,mp4,m4a,3gp,3g2,mj2",
-		duration: seconds,
-		size: 1,
-		bitRate: 1,
-		video: {
-			index: 0,
-			codec: "h264",
-			width: w,
-			height: h,
-			codedWidth: w,
-			codedHeight: h,
-			rotation: 0,
-			fps,
-			frames,
-			pixFmt: "yuv420p",
-			interlaced: false,
-			bitRate: null,
-		},
-		audio: null,
-	};
-}
+/** A probed H.264 source; `frames` when the probe counted them. */
+const src = (w: number, h: number, seconds: number, fps = 30, frames: number | null = null) =>
+	probedSource(w, h, { seconds, fps, frames });
 
 describe("estimateJobCost", () => {
 	it.each<[string, SourceInfo, number]>([
