@@ -20,8 +20,8 @@ import {
 	SCORE_PIXELS,
 	type CandidateNode,
 } from "../../../lib/routing";
-import { createBrokerOptions } from "../../../moleculer.config";
 import { TEST_CLUSTER_SECRET } from "../../helpers/env";
+import { fakeTransportBroker, transcoderCaps, waitForNodes } from "../../helpers/routing";
 import { probedSource } from "../../helpers/sources";
 
 function source(w: number, h: number, seconds = 1): SourceInfo {
@@ -29,24 +29,14 @@ function source(w: number, h: number, seconds = 1): SourceInfo {
 }
 const HD = source(1920, 1080); // 249M per codec
 
-function caps(over: Record<string, unknown> = {}) {
-	return {
+/** Nodes of these tests: 2 CPUs, SVT-AV1 verified at 10 fps beside x264 at 50. */
+const caps = (over: Record<string, unknown> = {}) =>
+	transcoderCaps({
 		cpus: 2,
-		cpuModel: "test",
-		gpus: [],
 		encoders: ["libx264", "libsvtav1"],
-		hwaccels: [],
-		maxJobs: 2,
-		score: 50,
-		labels: [],
-		encoder: "libx264",
-		hwaccel: null,
-		gpuScale: false,
 		encoderFps: { libx264: 50, libsvtav1: 10 },
-		rejected: {},
 		...over,
-	};
-}
+	});
 
 const node = (
 	nodeID: string,
@@ -168,16 +158,7 @@ describe("TranscoderStrategy: AV1 jobs over brokers", () => {
 		CLUSTER_SECRET: TEST_CLUSTER_SECRET,
 	});
 	const broker = (nodeID: string, metadata: Record<string, unknown> = {}) =>
-		new ServiceBroker({
-			...createBrokerOptions(config),
-			nodeID,
-			transporter: "Fake",
-			cacher: undefined,
-			logger: false,
-			metrics: { enabled: false },
-			skipProcessEventRegistration: true,
-			metadata,
-		} as any);
+		fakeTransportBroker(config, nodeID, metadata);
 	const transcoder: ServiceSchema = {
 		name: "transcoder",
 		actions: {
@@ -208,12 +189,7 @@ describe("TranscoderStrategy: AV1 jobs over brokers", () => {
 		all.push(caller, slowAv1, fastAv1);
 		await Promise.all(all.map(b => b.start()));
 		await caller.waitForServices(["transcoder"]);
-		for (
-			let i = 0;
-			i < 50 && caller.registry.getNodeList({ onlyAvailable: true }).length < 3;
-			i++
-		)
-			await new Promise(r => setTimeout(r, 20));
+		await waitForNodes(caller, 3);
 	});
 	afterAll(async () => {
 		await Promise.all(all.map(b => b.stop()));

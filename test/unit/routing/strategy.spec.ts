@@ -8,10 +8,10 @@
  */
 import { ServiceBroker, type Context, type ServiceSchema } from "moleculer";
 import { loadConfig } from "../../../lib/config";
-import { createBrokerOptions } from "../../../moleculer.config";
 import { loadBookFor } from "../../../broker/transcoder-strategy";
 import type { SourceInfo } from "../../../lib/ffmpeg";
 import { TEST_CLUSTER_SECRET } from "../../helpers/env";
+import { fakeTransportBroker, transcoderCaps, waitForNodes } from "../../helpers/routing";
 import { probedSource } from "../../helpers/sources";
 
 const HEAVY_JOB_COST = 50_000_000;
@@ -32,42 +32,16 @@ const config = loadConfig({
 	CLUSTER_SECRET: TEST_CLUSTER_SECRET,
 });
 
-/** A broker with the project's options over the in-process Fake transporter. */
+/** A broker of the test cluster (namespace `namespace`). */
 function broker(
 	nodeID: string,
 	metadata: Record<string, unknown> = {},
 	namespace = ns,
 ): ServiceBroker {
-	return new ServiceBroker({
-		...createBrokerOptions({ ...config, namespace }),
-		nodeID,
-		transporter: "Fake",
-		cacher: undefined,
-		logger: false,
-		metrics: { enabled: false },
-		skipProcessEventRegistration: true,
-		metadata,
-	} as any);
+	return fakeTransportBroker({ ...config, namespace }, nodeID, metadata);
 }
 
-function caps(over: Record<string, unknown> = {}) {
-	return {
-		cpus: 4,
-		cpuModel: "test",
-		gpus: [],
-		encoders: ["libx264"],
-		hwaccels: [],
-		maxJobs: 2,
-		score: 50,
-		labels: [],
-		encoder: "libx264",
-		hwaccel: null,
-		gpuScale: false,
-		encoderFps: {},
-		rejected: {},
-		...over,
-	};
-}
+const caps = transcoderCaps;
 
 /** A transcoder stand-in: answers with its node id after `holdMs`, reports load like the real one. */
 function fakeTranscoder(holdMs = 0): ServiceSchema {
@@ -134,12 +108,7 @@ describe("TranscoderStrategy over brokers", () => {
 		await Promise.all(all.map(b => b.start()));
 		await caller.waitForServices(["transcoder"]);
 		// both transcoders known to the caller
-		for (
-			let i = 0;
-			i < 50 && caller.registry.getNodeList({ onlyAvailable: true }).length < 3;
-			i++
-		)
-			await new Promise(r => setTimeout(r, 20));
+		await waitForNodes(caller, 3);
 	});
 	afterAll(async () => {
 		await Promise.all(all.map(b => b.stop()));
@@ -214,12 +183,7 @@ describe("TranscoderStrategy over brokers", () => {
 			both.createService(fakeTranscoder(10));
 			all.push(both);
 			await both.start();
-			for (
-				let i = 0;
-				i < 50 && both.registry.getNodeList({ onlyAvailable: true }).length < 4;
-				i++
-			)
-				await new Promise(r => setTimeout(r, 20));
+			await waitForNodes(both, 4);
 		});
 
 		it("still sends heavy jobs to the GPU node (preferLocal would have kept them)", async () => {
