@@ -31,22 +31,11 @@ import {
 	stopAllNodes,
 } from "../helpers/cluster";
 import { followUntilDone, tusUpload } from "../helpers/pipeline";
-import {
-	detectFfmpeg,
-	FFPROBE,
-	isRequired,
-	makeClip,
-	makeImage,
-	makeTempDir,
-} from "../helpers/media";
+import { FFPROBE, makeClip, makeImage, makeTempDir, requireFfmpegOrSkip } from "../helpers/media";
 
 const SUITE = "web viewer e2e tests";
-const ff = detectFfmpeg();
-if (!ff.ok) {
-	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
-	process.stderr.write(`${SUITE} skipped: ${ff.reason}\n`);
-}
-const run = ff.ok && requireChromiumOrSkip(SUITE);
+const hasFfmpeg = requireFfmpegOrSkip(SUITE);
+const run = hasFfmpeg && requireChromiumOrSkip(SUITE);
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };

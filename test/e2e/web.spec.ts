@@ -30,15 +30,11 @@ import {
 	stopAllNodes,
 } from "../helpers/cluster";
 import { evmUnavailableReason, requireEvmOrSkip, startEvm, type Evm } from "../helpers/evm";
-import { detectFfmpeg, isRequired, makeClip, makeTempDir } from "../helpers/media";
+import { makeClip, makeTempDir, requireFfmpegOrSkip } from "../helpers/media";
 
 const SUITE = "web app e2e tests";
-const ff = detectFfmpeg();
-if (!ff.ok) {
-	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
-	process.stderr.write(`${SUITE} skipped: ${ff.reason}\n`);
-}
-const run = ff.ok && requireChromiumOrSkip(SUITE);
+const hasFfmpeg = requireFfmpegOrSkip(SUITE);
+const run = hasFfmpeg && requireChromiumOrSkip(SUITE);
 // The gated-video test needs the EVM; the rest of the suite does not.
 const evmOk =
 	run && (evmUnavailableReason() === null || requireEvmOrSkip(`${SUITE} (gated video)`));

@@ -30,6 +30,18 @@ export function isRequired(name: string): boolean {
 	return (process.env.STREAMGATE_REQUIRE ?? "").split(/[\s,]+/).includes(name);
 }
 
+/**
+ * Whether ffmpeg and ffprobe run here. When not, a run whose STREAMGATE_REQUIRE names ffmpeg
+ * fails at once; any other run says that `suite` is skipped, and why.
+ */
+export function requireFfmpegOrSkip(suite: string): boolean {
+	const ff = detectFfmpeg();
+	if (ff.ok) return true;
+	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
+	process.stderr.write(`${suite} skipped: ${ff.reason}\n`);
+	return false;
+}
+
 /** A fresh temp folder under os.tmpdir() and its remover. */
 export async function makeTempDir(
 	prefix = "sg-media-",

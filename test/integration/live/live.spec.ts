@@ -25,24 +25,19 @@ import { parseMediaPlaylist, publishRtmp } from "../../helpers/live";
 import { PLAYER_LIVE_CONFIG } from "../../../lib/live/playlists";
 import {
 	decodeAll,
-	detectFfmpeg,
-	ffprobeJson,
-	isRequired,
-	makeTempDir,
-	runTool,
 	FFMPEG,
+	ffprobeJson,
+	makeTempDir,
+	requireFfmpegOrSkip,
+	runTool,
 } from "../../helpers/media";
 
-const ff = detectFfmpeg();
-if (!ff.ok) {
-	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
-	process.stderr.write(`Live tests skipped: ${ff.reason}\n`);
-}
-const chromium = ff.ok && requireChromiumOrSkip("Live hls.js playback");
+const hasFfmpeg = requireFfmpegOrSkip("Live tests");
+const chromium = hasFfmpeg && requireChromiumOrSkip("Live hls.js playback");
 
 const PUSH_SECONDS = 40;
 
-(ff.ok ? describe : describe.skip)("live streaming (embedded)", () => {
+(hasFfmpeg ? describe : describe.skip)("live streaming (embedded)", () => {
 	let base: string;
 	let node: NodeProcess;
 	let rtmpPort: number;

@@ -8,21 +8,10 @@ import path from "node:path";
 import { Wallet } from "ethers";
 import { startEmbeddedNode, stopAllNodes } from "../../helpers/cluster";
 import { signIn, SignedIn } from "../../helpers/auth";
-import {
-	detectFfmpeg,
-	FFMPEG,
-	isRequired,
-	makeClip,
-	makeTempDir,
-	runTool,
-} from "../../helpers/media";
+import { FFMPEG, makeClip, makeTempDir, requireFfmpegOrSkip, runTool } from "../../helpers/media";
 import { followUntilDone, getJson, tusUpload } from "../../helpers/pipeline";
 
-const ff = detectFfmpeg();
-if (!ff.ok) {
-	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
-	process.stderr.write(`bounded-work tests skipped: ${ff.reason}\n`);
-}
+const hasFfmpeg = requireFfmpegOrSkip("bounded-work tests");
 
 /** One black frame of `size` (WxH), H.264: a few hundred KB that decode to gigabytes. */
 async function makeBomb(dir: string, size: string): Promise<string> {
@@ -47,7 +36,7 @@ async function makeBomb(dir: string, size: string): Promise<string> {
 	return file;
 }
 
-(ff.ok ? describe : describe.skip)("bounded work: refused at probe, never transcoded", () => {
+(hasFfmpeg ? describe : describe.skip)("bounded work: refused at probe, never transcoded", () => {
 	let base: string;
 	let dataDir: string;
 	let tmp: { dir: string; remove: () => Promise<void> };

@@ -7,13 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT, startEmbeddedNode, stopAllNodes } from "../../helpers/cluster";
 import { signIn } from "../../helpers/auth";
-import { decodeAll, detectFfmpeg, isRequired, makeClip, makeTempDir } from "../../helpers/media";
+import { decodeAll, makeClip, makeTempDir, requireFfmpegOrSkip } from "../../helpers/media";
 
-const ff = detectFfmpeg();
-if (!ff.ok) {
-	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
-	process.stderr.write(`CLI tests skipped: ${ff.reason}\n`);
-}
+const hasFfmpeg = requireFfmpegOrSkip("CLI tests");
 
 function runCli(
 	args: string[],
@@ -34,7 +30,7 @@ function runCli(
 	});
 }
 
-(ff.ok ? describe : describe.skip)("CLI upload", () => {
+(hasFfmpeg ? describe : describe.skip)("CLI upload", () => {
 	let base: string;
 	let tmp: { dir: string; remove: () => Promise<void> };
 

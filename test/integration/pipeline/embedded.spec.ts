@@ -10,21 +10,16 @@ import { startEmbeddedNode, stopAllNodes, waitForHttp } from "../../helpers/clus
 import { signIn, SignedIn } from "../../helpers/auth";
 import {
 	decodeAll,
-	detectFfmpeg,
 	FFPROBE,
-	isRequired,
 	makeClip,
 	makeTempDir,
+	requireFfmpegOrSkip,
 	runTool,
 } from "../../helpers/media";
 import { followUntilDone, getJson, parseMaster, tusUpload } from "../../helpers/pipeline";
 import { signPlaybackToken } from "../../../lib/playback";
 
-const ff = detectFfmpeg();
-if (!ff.ok) {
-	if (isRequired("ffmpeg")) throw new Error(`STREAMGATE_REQUIRE names ffmpeg, but ${ff.reason}`);
-	process.stderr.write(`pipeline tests skipped: ${ff.reason}\n`);
-}
+const hasFfmpeg = requireFfmpegOrSkip("pipeline tests");
 
 async function durationOf(url: string): Promise<number> {
 	const out = await runTool(FFPROBE, [
@@ -39,7 +34,7 @@ async function durationOf(url: string): Promise<number> {
 	return Number(out.trim());
 }
 
-(ff.ok ? describe : describe.skip)("pipeline, embedded", () => {
+(hasFfmpeg ? describe : describe.skip)("pipeline, embedded", () => {
 	let base: string;
 	let dataDir: string;
 	let clips: { dir: string; remove: () => Promise<void> };
