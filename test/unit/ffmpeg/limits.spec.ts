@@ -1,32 +1,12 @@
 /** MAX_INPUT_PIXELS, MAX_DURATION, MAX_FRAME_RATE: what a source may be, with readable refusals. */
 import { MediaError } from "../../../lib/errors";
 import { checkSourceLimits, type SourceInfo } from "../../../lib/ffmpeg/probe";
+import { probedSource } from "../../helpers/sources";
 
 const limits = { maxPixels: 7680 * 4320, maxDurationSec: 6 * 3600, maxFps: 240 };
 
-function source(width: number, height: number, duration = 10, fps = 30): SourceInfo {
-	return {
-		formatName: "mov,mp4,m4a,3gp,3g2,mj2",
-		duration,
-		size: 1000,
-		bitRate: 800,
-		audio: null,
-		video: {
-			index: 0,
-			codec: "h264",
-			width,
-			height,
-			codedWidth: width,
-			codedHeight: height,
-			rotation: 0,
-			fps,
-			frames: null,
-			pixFmt: "yuv420p",
-			interlaced: false,
-			bitRate: null,
-		},
-	};
-}
+const source = (width: number, height: number, duration = 10, fps = 30): SourceInfo =>
+	probedSource(width, height, { seconds: duration, fps });
 
 function refusal(s: SourceInfo): MediaError {
 	try {
