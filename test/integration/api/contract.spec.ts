@@ -13,9 +13,9 @@ import { Wallet } from "ethers";
 import { SiweMessage } from "siwe";
 import { createTestBroker, TestBroker } from "../../helpers/broker";
 import { freePort } from "../../helpers/cluster";
+import { ROUTED_SERVICES, SPEC_FILE } from "../../../bin/gen-api";
 
 const ROOT = path.join(__dirname, "..", "..", "..");
-const SPEC_FILE = path.join(ROOT, "docs", "openapi.json");
 const PUBLIC_URL = "http://localhost:3000";
 const DOC_ID = "https://streamgate.test/openapi.json";
 
@@ -99,17 +99,7 @@ describe("OpenAPI contract (embedded node)", () => {
 	beforeAll(async () => {
 		const port = await freePort();
 		t = await createTestBroker({
-			services: [
-				"api",
-				"metadata",
-				"monitor",
-				"cache",
-				"auth",
-				"worker",
-				"streaming",
-				"upload",
-				"live",
-			],
+			services: [...ROUTED_SERVICES],
 			env: {
 				PORT: String(port),
 				PUBLIC_URL,
