@@ -231,17 +231,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 					running.abort.abort(new Error(`superseded by attempt ${attempt}`));
 					await running.promise.catch(() => {});
 				}
-				// Draining (SIGTERM): retryable, so the queue sends it to another node.
-				if (this.broker.stopping)
-					throw new UnavailableError(
-						`Transcoder '${this.broker.nodeID}' is shutting down.`,
-						"TRANSCODER_DRAINING",
-					);
-				if (this.jobs.size + this.lives.size >= this.settings.maxJobs)
-					throw new UnavailableError(
-						`Transcoder '${this.broker.nodeID}' is at its limit of ${this.settings.maxJobs} jobs.`,
-						"TRANSCODER_BUSY",
-					);
+				this.admit();
 				const abort = new AbortController();
 				// The AV1 rungs' share in this node's H.264-speed units (lib/routing bookedCost).
 				const cost = bookedCost(
@@ -307,16 +297,7 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 					running.abort.abort(new Error(`superseded by epoch ${p.epoch}`));
 					await running.promise.catch(() => {});
 				}
-				if (this.broker.stopping)
-					throw new UnavailableError(
-						`Transcoder '${this.broker.nodeID}' is shutting down.`,
-						"TRANSCODER_DRAINING",
-					);
-				if (this.jobs.size + this.lives.size >= this.settings.maxJobs)
-					throw new UnavailableError(
-						`Transcoder '${this.broker.nodeID}' is at its limit of ${this.settings.maxJobs} jobs.`,
-						"TRANSCODER_BUSY",
-					);
+				this.admit();
 				const live = this.startLive(p);
 				this.lives.set(p.id, live);
 				this.reportLoad();
@@ -375,6 +356,22 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 	},
 
 	methods: {
+		/**
+		 * Refuses new work, retryably (the queue or the router sends it to another node), while
+		 * this node drains (SIGTERM) or when its jobs and lives fill `maxJobs`.
+		 */
+		admit(): void {
+			if (this.broker.stopping)
+				throw new UnavailableError(
+					`Transcoder '${this.broker.nodeID}' is shutting down.`,
+					"TRANSCODER_DRAINING",
+				);
+			if (this.jobs.size + this.lives.size >= this.settings.maxJobs)
+				throw new UnavailableError(
+					`Transcoder '${this.broker.nodeID}' is at its limit of ${this.settings.maxJobs} jobs.`,
+					"TRANSCODER_BUSY",
+				);
+		},
 		/** Runs one live epoch in the background; tells the owner of segments and of the end. */
 		startLive(p: LiveStartParams): RunningLive {
 			const abort = new AbortController();
