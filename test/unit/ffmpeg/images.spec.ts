@@ -5,30 +5,10 @@ import {
 	vttTime,
 } from "../../../lib/ffmpeg/images";
 import type { SourceInfo } from "../../../lib/ffmpeg/probe";
+import { probedSource } from "../../helpers/sources";
 
-function source(width: number, height: number, duration: number): SourceInfo {
-	return {
-		formatName: "mov,mp4,m4a,3gp,3g2,mj2",
-		duration,
-		size: 1,
-		bitRate: 1,
-		video: {
-			index: 0,
-			codec: "h264",
-			width,
-			height,
-			codedWidth: width,
-			codedHeight: height,
-			rotation: 0,
-			fps: 30,
-			frames: null,
-			pixFmt: "yuv420p",
-			interlaced: false,
-			bitRate: null,
-		},
-		audio: null,
-	};
-}
+const source = (width: number, height: number, duration: number): SourceInfo =>
+	probedSource(width, height, { seconds: duration });
 
 describe("planThumbnail", () => {
 	it.each([
