@@ -140,6 +140,16 @@ const JSON_ROUTE = {
 	},
 };
 
+/** oEmbed's `maxwidth` / `maxheight`: whole pixels, from a query string. */
+const OEMBED_MAX_SIZE = {
+	type: "number",
+	integer: true,
+	min: 1,
+	max: 10_000,
+	convert: true,
+	optional: true,
+} as const;
+
 const ApiService: ServiceSchema<Record<string, any>> = {
 	name: "api",
 	mixins: [ApiGateway as any, ErrorsMixin, MediaRoutesMixin, WebAppMixin],
@@ -302,22 +312,8 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 			params: {
 				$$strict: true,
 				url: { type: "string", min: 1, max: 2000 },
-				maxwidth: {
-					type: "number",
-					integer: true,
-					min: 1,
-					max: 10_000,
-					convert: true,
-					optional: true,
-				},
-				maxheight: {
-					type: "number",
-					integer: true,
-					min: 1,
-					max: 10_000,
-					convert: true,
-					optional: true,
-				},
+				maxwidth: OEMBED_MAX_SIZE,
+				maxheight: OEMBED_MAX_SIZE,
 				format: { type: "string", max: 10, optional: true },
 			},
 			async handler(ctx: Context<any, any>) {
