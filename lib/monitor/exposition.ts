@@ -99,20 +99,20 @@ function exportLabels(
 
 const QUANTILE_KEY = /^0?\.\d+$|^[01]$/;
 
-/** Series exported at zero until they have a value: per registry metric name, its label sets. */
-export type ZeroSeries = ReadonlyMap<
-	string,
-	{ labels: readonly Record<string, string>[]; buckets?: readonly number[] }
->;
+/** The label sets of one metric exported at zero until they have a value (histograms: buckets). */
+export interface ZeroSeriesEntry {
+	labels: readonly Record<string, string>[];
+	buckets?: readonly number[];
+}
+
+/** Series exported at zero until they have a value, by registry metric name. */
+export type ZeroSeries = ReadonlyMap<string, ZeroSeriesEntry>;
 
 const seriesKey = (labels: Record<string, unknown> | undefined) =>
 	JSON.stringify(Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 /** `m` with a zero value added for every label set of `zero` it has no value for. */
-function withZeros(
-	m: MetricSnapshot,
-	zero: ZeroSeries extends ReadonlyMap<string, infer Z> ? Z : never,
-) {
+function withZeros(m: MetricSnapshot, zero: ZeroSeriesEntry) {
 	const have = new Set(m.values.map(v => seriesKey(v.labels)));
 	const missing = zero.labels.filter(l => !have.has(seriesKey(l)));
 	if (!missing.length) return m;

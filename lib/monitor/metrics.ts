@@ -18,6 +18,7 @@ export interface MetricDef {
 }
 
 import { API_PREFIX, API_ROUTES } from "../api/routes";
+import type { ZeroSeriesEntry } from "./exposition";
 
 const VIDEO_STATUS_VALUES = ["uploading", "queued", "processing", "ready", "failed"] as const;
 
@@ -147,7 +148,7 @@ export const METRICS = {
 /** The zero series of `defs` for the exposition (lib/monitor/exposition.ts `renderExposition`). */
 export function zeroSeries(
 	defs: readonly MetricDef[] = Object.values(METRICS),
-): Map<string, { labels: readonly Record<string, string>[]; buckets?: readonly number[] }> {
+): Map<string, ZeroSeriesEntry> {
 	return new Map(
 		defs
 			.filter(d => d.initial?.length)
