@@ -417,18 +417,10 @@ function rankedPage(
 	return { rids: rows.slice(0, limit), more };
 }
 
-/** Field-weighted score of a video for the search words (the last token of a word a prefix). */
-export function scoreFields(
-	words: string[][],
-	prefixLast: boolean,
-	f: { title: string; tags: string; description: string },
-): number {
-	return scorer(words, prefixLast)(f);
-}
-
 /**
- * A scorer for the words: one regular expression per word (its tokens in a row, whole tokens,
- * the last of the last word a prefix), tested on each field's raw text — a tenth of the cost of
+ * Scores videos for the search words: per word, the weight of every field it is in (title 10,
+ * tags 5, description 2). One regular expression per word (its tokens in a row, whole tokens, the
+ * last of the last word a prefix), tested on each field's raw text — a tenth of the cost of
  * splitting 500 descriptions into tokens. Tags may be given as their JSON array text.
  */
 export function scorer(
