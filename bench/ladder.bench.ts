@@ -11,7 +11,7 @@
  * time. Goals (issue 13): per-title ≥ 30 % fewer bytes than fixed on the easy clips and at most
  * +5 % on the hard ones, per-rung SSIM ≥ fixed − 0.002; AV1 rungs ≥ 30 % fewer bytes than the
  * per-title H.264 rungs at about equal SSIM.
- * Env: BENCH_SECONDS (20), BENCH_CLIPS (all, comma list), BENCH_AV1_PRESET (10), BENCH_THREADS.
+ * Env: BENCH_SECONDS (20), BENCH_CLIPS (all, comma list), BENCH_AV1_PRESET (AV1_PRESET_DEFAULT), BENCH_THREADS.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,6 +23,7 @@ import {
 	type LadderDecision,
 	type LadderRungDecision,
 } from "../lib/ffmpeg/per-title";
+import { AV1_PRESET_DEFAULT } from "../lib/ffmpeg/ladder";
 import { parseSsimLines } from "../lib/ffmpeg/per-title";
 import {
 	EASY_CLIPS,
@@ -35,7 +36,7 @@ import { FFMPEG, detectFfmpeg, makeTempDir, runTool } from "../test/helpers/medi
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CLIPS = (process.env.BENCH_CLIPS?.split(",") ?? [...LADDER_CLIPS]) as LadderClip[];
-const AV1_PRESET = Number(process.env.BENCH_AV1_PRESET ?? 10);
+const AV1_PRESET = Number(process.env.BENCH_AV1_PRESET ?? AV1_PRESET_DEFAULT);
 const THREADS = process.env.BENCH_THREADS ? Number(process.env.BENCH_THREADS) : undefined;
 
 interface RungStat {

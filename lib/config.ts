@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { ConfigError } from "./errors";
+import { AV1_PRESET_DEFAULT } from "./ffmpeg/ladder";
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from "./net/client-address";
 
 export const ALL_SERVICES = [
@@ -117,7 +118,7 @@ export interface Config {
 	/**
 	 * The VOD ladder: LADDER (`per-title`, the default: bitrates from a complexity probe; or
 	 * `fixed`), LADDER_CODECS (`h264`, the default, or `h264,av1`: AV1 rungs beside the H.264
-	 * ones), AV1_PRESET (SVT-AV1 preset of the AV1 rungs, 0 slowest … 13 fastest; default 10).
+	 * ones), AV1_PRESET (SVT-AV1 preset of the AV1 rungs, 0 slowest … 13 fastest; default 9).
 	 */
 	ladder: { mode: "per-title" | "fixed"; codecs: ("h264" | "av1")[]; av1Preset: number };
 	siweDomain: string;
@@ -244,7 +245,7 @@ function ladderConfig(env: Env): Config["ladder"] {
 	return {
 		mode,
 		codecs: [...new Set(codecs)] as ("h264" | "av1")[],
-		av1Preset: int(env, "AV1_PRESET", 10, 0, 13),
+		av1Preset: int(env, "AV1_PRESET", AV1_PRESET_DEFAULT, 0, 13),
 	};
 }
 

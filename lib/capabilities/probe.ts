@@ -16,6 +16,7 @@ import {
 	SOFTWARE_ENCODER,
 	TEST_CLIP,
 } from "./encoders";
+import { AV1_PRESET_DEFAULT } from "../ffmpeg/ladder";
 import { parseEncoders, parseFilters, parseHwaccels, parseNvidiaSmi } from "./parse";
 import { createCommandRunner } from "./runner";
 import type { CommandResult, CommandRunner, GpuInfo, TranscoderCapabilities } from "./types";
@@ -38,7 +39,7 @@ export interface ProbeCapabilitiesOptions {
 	nvidiaSmiPath?: string;
 	/** The ladder's x264 preset (default "veryfast"): the score is measured at it. */
 	preset?: string;
-	/** The AV1 rungs' SVT-AV1 preset (default 10): libsvtav1's test encode runs at it. */
+	/** The AV1 rungs' SVT-AV1 preset (default `AV1_PRESET_DEFAULT`): libsvtav1's test encode runs at it. */
 	av1Preset?: number;
 	/** The ladder's per-job ffmpeg threads (unset: ffmpeg decides). */
 	threads?: number;
@@ -135,7 +136,7 @@ export async function probeCapabilities(
 			ffmpeg,
 			buildTestEncodeArgs({
 				encoder: SOFTWARE_AV1_ENCODER,
-				preset: String(opts.av1Preset ?? 10),
+				preset: String(opts.av1Preset ?? AV1_PRESET_DEFAULT),
 				seconds: AV1_TEST_SECONDS,
 			}),
 			{ timeoutMs: 30_000 },

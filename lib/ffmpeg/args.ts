@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 
 import { ValidationError } from "../errors";
 import type { StoryboardPlan, ThumbnailPlan } from "./images";
-import { isAudioRung, isVideoRung, type Rung, type VideoRung } from "./ladder";
+import { AV1_PRESET_DEFAULT, isAudioRung, isVideoRung, type Rung, type VideoRung } from "./ladder";
 import { inputSafetyArgs, type SourceInfo } from "./probe";
 
 /** Names of what the ffmpeg process (and then the pipeline) writes into the output folder. */
@@ -43,7 +43,7 @@ export interface TranscodeArgsOptions {
 	preset?: string;
 	/** The encoder of `codec: "av1"` rungs (default "libsvtav1"; "av1_nvenc" where verified). */
 	av1Encoder?: string;
-	/** SVT-AV1 preset of those rungs (0 slowest … 13 fastest; default 10). */
+	/** SVT-AV1 preset of those rungs (0 slowest … 13 fastest; default `AV1_PRESET_DEFAULT`). */
 	av1Preset?: number;
 	/** Threads for the decoder, the filter graph and each encoder; ffmpeg decides when unset. */
 	threads?: number;
@@ -250,8 +250,10 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 			if (enc.endsWith("_nvenc")) {
 				args.push(`-preset:v:${i}`, nvencPreset(opts.preset), `-rc:v:${i}`, "vbr");
 			} else if (enc === "libsvtav1") {
-				// SVT-AV1 presets run 0 (slowest) … 13; 10 keeps a 2-core node near real time at 720p.
-				args.push(`-preset:v:${i}`, String(opts.av1Preset ?? 10));
+				// SVT-AV1 presets run 0 (slowest) … 13 (AV1_PRESET).
+				args.push(`-preset:v:${i}`, String(opts.av1Preset ?? AV1_PRESET_DEFAULT));
+				// A flat, synthetic title (the probe's call): palette and intra block copy.
+				if (r.screenContent) args.push(`-svtav1-params:v:${i}`, "scm=1");
 			} else args.push(`-preset:v:${i}`, opts.preset ?? "veryfast");
 		});
 	}

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { buildTranscodeArgs, type SourceInfo } from "../../../lib/ffmpeg";
+import { AV1_PRESET_DEFAULT } from "../../../lib/ffmpeg/ladder";
 import {
 	av1OperatingPoints,
 	decideLadder,
@@ -259,6 +260,7 @@ describe("decideLadder", () => {
 			av1: {
 				encoder: "libsvtav1",
 				preset: 10,
+				screenContent: false,
 				elapsedMs: 1,
 				samples: [
 					{ width: 640, height: 360, bitrate: 400_000, ssim: db(19), crf: 40 },
@@ -276,6 +278,23 @@ describe("decideLadder", () => {
 		const [two] = av1OperatingPoints(p, 2);
 		expect(two!.crf).toBe(Math.round(40 - 10 * t));
 		expect(two!.ratio).toBeCloseTo((400_000 * 2.25 ** t) / 2_000_000, 6);
+		// with x264 measured at a second CRF (0.5 Mb/s at 17 dB): x264's own slope places a rung
+		// given half the bits at 20 − 3 = 17 dB, below both AV1 samples: extrapolated with their
+		// slope to CRF 40 + 10 = 50 and 400 kb/s × 400/900
+		const own: ComplexityProbe = {
+			...p,
+			av1: {
+				...p.av1!,
+				x264: [{ width: 640, height: 360, bitrate: 500_000, ssim: db(17), crf: 27 }],
+			},
+		};
+		const [half] = av1OperatingPoints(own, 0.5);
+		expect(half!.crf).toBe(50);
+		expect(half!.ratio).toBeCloseTo((400_000 * 400) / 900 / 500_000, 6);
+		// without it, SVT-AV1's slope (2 dB per ln 2.25) would have put that rung at 18.3 dB
+		expect(av1OperatingPoints(p, 0.5)[0]!.crf).toBe(
+			Math.round(40 - 10 * ((20 - (2 * Math.log(2)) / Math.log(2.25) - 19) / 2)),
+		);
 		// beyond the measured CRFs: extrapolated with their slope, then held within [0.25, 1]
 		const cheap = {
 			...p,
@@ -369,6 +388,41 @@ describe("buildTranscodeArgs with per-title and AV1 rungs", () => {
 		);
 		// the same fixed GOP for both codecs: segments of every rung start on the same frame
 		expect(line).toContain("-g 60 -keyint_min 60");
+		// recorded without screen-content tools: none asked for
+		expect(line).not.toContain("svtav1-params");
+	});
+
+	it("a flat title's AV1 rungs (the probe's call) get SVT-AV1's screen-content tools, its H.264 rungs nothing", () => {
+		const flat = {
+			...probes.animation!,
+			av1: { ...probes.animation!.av1!, screenContent: true },
+		};
+		const { rungs, decision } = decideLadder(source(1920, 1080, true), flat, {
+			codecs: ["h264", "av1"],
+		});
+		expect(decision.rungs.filter(r => r.screenContent).map(r => r.codec)).toEqual(
+			decision.rungs.filter(r => r.codec === "av1").map(() => "av1"),
+		);
+		expect(storedLadder(decision).rungs).toContainEqual(
+			expect.objectContaining({ codec: "av1", screenContent: true }),
+		);
+		const args = buildTranscodeArgs({
+			input: "/in.mp4",
+			outDir: "/out",
+			source: source(1920, 1080, true),
+			rungs,
+		});
+		const params = args.flatMap((a, i) =>
+			a.startsWith("-svtav1-params") ? [`${a} ${args[i + 1]}`] : [],
+		);
+		expect(params).toEqual([
+			"-svtav1-params:v:4 scm=1",
+			"-svtav1-params:v:5 scm=1",
+			"-svtav1-params:v:6 scm=1",
+			"-svtav1-params:v:7 scm=1",
+		]);
+		// the default preset is AV1_PRESET_DEFAULT
+		expect(args.join(" ")).toContain(`-c:v:4 libsvtav1 -preset:v:4 ${AV1_PRESET_DEFAULT}`);
 	});
 
 	it("an H.264-only ladder keeps today's arguments", () => {

@@ -62,7 +62,7 @@ describe("loadConfig", () => {
 		expect(loadConfig({}).ladder).toEqual({
 			mode: "per-title",
 			codecs: ["h264"],
-			av1Preset: 10,
+			av1Preset: 9,
 		});
 		expect(
 			loadConfig({ LADDER: "fixed", LADDER_CODECS: "h264, av1", AV1_PRESET: "12" }).ladder,
