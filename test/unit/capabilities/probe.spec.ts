@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { AV1_PRESET_DEFAULT } from "../../../lib/ffmpeg/ladder";
 import {
 	probeCapabilities,
 	type CommandResult,
@@ -109,7 +110,7 @@ describe("probeCapabilities", () => {
 		expect(caps.encoderFps).toEqual({ libx264: 50, libsvtav1: 20 });
 		const av1 = calls.find(c => c.includes("libsvtav1"))!.join(" ");
 		expect(av1).toContain("-frames:v 15");
-		expect(av1).toContain("-preset 10");
+		expect(av1).toContain(`-preset ${AV1_PRESET_DEFAULT}`);
 		const score = calls.find(c => c.includes("libx264"))!;
 		expect(score.join(" ")).toContain("-preset veryfast -threads 1");
 		expect(score.join(" ")).toContain("-frames:v 60");
