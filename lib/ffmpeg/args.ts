@@ -7,7 +7,14 @@ import { join, resolve } from "node:path";
 
 import { ValidationError } from "../errors";
 import type { StoryboardPlan, ThumbnailPlan } from "./images";
-import { AV1_PRESET_DEFAULT, isAudioRung, isVideoRung, type Rung, type VideoRung } from "./ladder";
+import {
+	AV1_PRESET_DEFAULT,
+	isAudioRung,
+	SCREEN_CONTENT_SVT_PARAMS,
+	isVideoRung,
+	type Rung,
+	type VideoRung,
+} from "./ladder";
 import { inputSafetyArgs, type SourceInfo } from "./probe";
 
 /** Names of what the ffmpeg process (and then the pipeline) writes into the output folder. */
@@ -253,7 +260,7 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 				// SVT-AV1 presets run 0 (slowest) … 13 (AV1_PRESET).
 				args.push(`-preset:v:${i}`, String(opts.av1Preset ?? AV1_PRESET_DEFAULT));
 				// A flat, synthetic title (the probe's call): palette and intra block copy.
-				if (r.screenContent) args.push(`-svtav1-params:v:${i}`, "scm=1");
+				if (r.screenContent) args.push(`-svtav1-params:v:${i}`, SCREEN_CONTENT_SVT_PARAMS);
 			} else args.push(`-preset:v:${i}`, opts.preset ?? "veryfast");
 		});
 	}

@@ -11,6 +11,15 @@ import type { SourceInfo } from "./probe";
  */
 export const AV1_PRESET_DEFAULT = 9;
 
+/**
+ * SVT-AV1 parameters of a flat title's AV1 encodes: screen-content tools (`scm=1`: palette, intra
+ * block copy) and low-delay prediction (`pred-struct=1`: no hidden alt-ref frames, which cost a
+ * still picture more than they save). At 720p and x264 CRF 18's SSIM, the flat animation's AV1
+ * bytes were −16 % of x264's with random access and scm=1, −27 % with low delay too; on the slides
+ * low delay was about 3 % better. Natural and moving pictures keep random access.
+ */
+export const SCREEN_CONTENT_SVT_PARAMS = "scm=1:pred-struct=1";
+
 /** One video rendition. Named by its short side, so a portrait 360x640 is "360p". */
 export interface VideoRung {
 	kind: "video";
@@ -32,7 +41,8 @@ export interface VideoRung {
 	crf?: number;
 	/**
 	 * AV1 rungs of a flat, synthetic title (slides, animation, screen recordings): SVT-AV1's
-	 * screen-content tools (palette, intra block copy: `scm=1`). The probe decides it per title.
+	 * screen-content tools and low-delay prediction (`SCREEN_CONTENT_SVT_PARAMS`). The probe
+	 * decides it per title.
 	 */
 	screenContent?: boolean;
 }

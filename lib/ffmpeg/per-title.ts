@@ -21,6 +21,7 @@ import {
 	even,
 	isAudioRung,
 	isVideoRung,
+	SCREEN_CONTENT_SVT_PARAMS,
 	type Rung,
 	type VideoRung,
 } from "./ladder";
@@ -56,7 +57,7 @@ export interface Av1Probe {
 	/** SVT-AV1 preset (AV1_PRESET: the rungs' own). */
 	preset: number;
 	/**
-	 * Screen-content tools (`scm=1`) on: x264 spent under `SCREEN_CONTENT_BPP` bits per pixel
+	 * Screen-content tools (`SCREEN_CONTENT_SVT_PARAMS`) on: x264 spent under `SCREEN_CONTENT_BPP` bits per pixel
 	 * per frame at every probe size, the mark of flat, synthetic pictures. The AV1 samples and
 	 * the AV1 rungs are encoded with them.
 	 */
@@ -685,7 +686,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 			if (e.codec === "h264") args.push("-c:v", "libx264", "-preset", preset);
 			else {
 				args.push("-c:v", "libsvtav1", "-preset", String(av1Preset));
-				if (screenContent) args.push("-svtav1-params", "scm=1");
+				if (screenContent) args.push("-svtav1-params", SCREEN_CONTENT_SVT_PARAMS);
 			}
 			args.push("-crf", String(e.crf), "-g", String(gop), "-keyint_min", String(gop));
 			if (e.codec === "h264") args.push("-sc_threshold", "0");
