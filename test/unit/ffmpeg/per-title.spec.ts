@@ -416,10 +416,10 @@ describe("buildTranscodeArgs with per-title and AV1 rungs", () => {
 			a.startsWith("-svtav1-params") ? [`${a} ${args[i + 1]}`] : [],
 		);
 		expect(params).toEqual([
-			"-svtav1-params:v:4 scm=1:pred-struct=1",
-			"-svtav1-params:v:5 scm=1:pred-struct=1",
-			"-svtav1-params:v:6 scm=1:pred-struct=1",
-			"-svtav1-params:v:7 scm=1:pred-struct=1",
+			"-svtav1-params:v:4 scm=1:pred-struct=1:enable-cdef=0",
+			"-svtav1-params:v:5 scm=1:pred-struct=1:enable-cdef=0",
+			"-svtav1-params:v:6 scm=1:pred-struct=1:enable-cdef=0",
+			"-svtav1-params:v:7 scm=1:pred-struct=1:enable-cdef=0",
 		]);
 		// the default preset is AV1_PRESET_DEFAULT
 		expect(args.join(" ")).toContain(`-c:v:4 libsvtav1 -preset:v:4 ${AV1_PRESET_DEFAULT}`);
