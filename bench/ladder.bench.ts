@@ -11,20 +11,21 @@
  * time. Goals (issue 13): per-title ≥ 30 % fewer bytes than fixed on the easy clips and at most
  * +5 % on the hard ones, per-rung SSIM ≥ fixed − 0.002; AV1 rungs ≥ 30 % fewer bytes than the
  * per-title H.264 rungs at about equal SSIM.
- * Env: BENCH_SECONDS (20), BENCH_CLIPS (all, comma list), BENCH_AV1_PRESET (AV1_PRESET_DEFAULT), BENCH_THREADS.
+ * Env: BENCH_SECONDS (20), BENCH_CLIPS (all, comma list), BENCH_AV1_PRESET (AV1_PRESET_DEFAULT),
+ * BENCH_THREADS.
  */
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { probeMedia, transcodeToLadder, type TranscodeResult } from "../lib/ffmpeg";
+import { AV1_PRESET_DEFAULT } from "../lib/ffmpeg/ladder";
 import {
 	decideLadder,
+	parseSsimLines,
 	runComplexityProbe,
 	type LadderDecision,
 	type LadderRungDecision,
 } from "../lib/ffmpeg/per-title";
-import { AV1_PRESET_DEFAULT } from "../lib/ffmpeg/ladder";
-import { parseSsimLines } from "../lib/ffmpeg/per-title";
 import {
 	EASY_CLIPS,
 	LADDER_CLIPS,

@@ -259,7 +259,7 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 			} else if (enc === "libsvtav1") {
 				// SVT-AV1 presets run 0 (slowest) … 13 (AV1_PRESET).
 				args.push(`-preset:v:${i}`, String(opts.av1Preset ?? AV1_PRESET_DEFAULT));
-				// A flat, synthetic title (the probe's call): palette and intra block copy.
+				// A flat, synthetic title (the probe's call): screen-content tools, low delay, no CDEF.
 				if (r.screenContent) args.push(`-svtav1-params:v:${i}`, SCREEN_CONTENT_SVT_PARAMS);
 			} else args.push(`-preset:v:${i}`, opts.preset ?? "veryfast");
 		});

@@ -57,9 +57,9 @@ export interface Av1Probe {
 	/** SVT-AV1 preset (AV1_PRESET: the rungs' own). */
 	preset: number;
 	/**
-	 * Screen-content tools (`SCREEN_CONTENT_SVT_PARAMS`) on: x264 spent under `SCREEN_CONTENT_BPP` bits per pixel
-	 * per frame at every probe size, the mark of flat, synthetic pictures. The AV1 samples and
-	 * the AV1 rungs are encoded with them.
+	 * A flat title's settings (`SCREEN_CONTENT_SVT_PARAMS`) on: x264 spent under
+	 * `SCREEN_CONTENT_BPP` bits per pixel per frame at every probe size, the mark of flat,
+	 * synthetic pictures. The AV1 samples and the AV1 rungs are encoded with them.
 	 */
 	screenContent: boolean;
 	samples: Av1ProbeSample[];
@@ -236,14 +236,10 @@ export function av1OperatingPoints(probe: ComplexityProbe, bitsFactor = 1): Av1O
 	const out: Av1OperatingPoint[] = [];
 	for (const h of probe.samples) {
 		if (h.ssim === null || !(h.bitrate > 0)) continue;
+		const measuredHere = (x: ProbeSample) =>
+			x.width === h.width && x.height === h.height && x.ssim !== null && x.bitrate > 0;
 		const pts = (probe.av1?.samples ?? [])
-			.filter(
-				a =>
-					a.width === h.width &&
-					a.height === h.height &&
-					a.ssim !== null &&
-					a.bitrate > 0,
-			)
+			.filter(measuredHere)
 			.map(a => ({ db: ssimDb(a.ssim!), lb: Math.log(a.bitrate), crf: a.crf }))
 			.sort((a, b) => a.db - b.db);
 		if (pts.length < 2) continue;
@@ -261,13 +257,7 @@ export function av1OperatingPoints(probe: ComplexityProbe, bitsFactor = 1): Av1O
 		};
 		let target = ssimDb(h.ssim);
 		if (bitsFactor !== 1) {
-			const coarse = probe.av1?.x264?.find(
-				x =>
-					x.width === h.width &&
-					x.height === h.height &&
-					x.ssim !== null &&
-					x.bitrate > 0,
-			);
+			const coarse = probe.av1?.x264?.find(measuredHere);
 			const { lo, hi } = around(target);
 			const own = coarse
 				? (target - ssimDb(coarse.ssim!)) / Math.log(h.bitrate / coarse.bitrate)
@@ -433,7 +423,8 @@ export function decideLadder(
 	// Fixed mode (nothing measured): the fixed AV1 table, av1Ratio ×, VBR.
 	let av1: LadderRungDecision[] = [];
 	if (codecs.includes("av1") && mode === "per-title" && probe) {
-		if (av1OperatingPoints(probe).length === 0)
+		const atProbeCrf = av1OperatingPoints(probe);
+		if (atProbeCrf.length === 0)
 			throw new DomainError(
 				"AV1 rungs need the probe's SVT-AV1 encodes (two CRFs with SSIM at a probe size).",
 				{ type: "PROBE_EMPTY" },
@@ -442,7 +433,7 @@ export function decideLadder(
 			const pixels = r.width * r.height;
 			const factor =
 				r.crf === undefined ? r.bitrate / interpolateBitrate(probe.samples, pixels) : 1;
-			const op = av1At(av1OperatingPoints(probe, factor), pixels);
+			const op = av1At(factor === 1 ? atProbeCrf : av1OperatingPoints(probe, factor), pixels);
 			// Three decimals: the stored ratio gives back the rung's bits exactly.
 			const ratio = Math.round(Math.min(1, Math.max(av1MinRatio, op.ratio)) * 1000) / 1000;
 			return {
@@ -488,11 +479,10 @@ export function decideLadder(
 
 /**
  * Under this many bits per pixel per frame at the probe's x264 CRF (every probe size), a title is
- * flat and synthetic, and its AV1 rungs use SVT-AV1's screen-content tools. Measured on the bench
- * corpus at 720p, CRF 19: slides 0.003, flat animation 0.001, `testsrc` scrolling 0.028,
- * camera-like grain 0.24.
- * At equal SSIM, `scm=1` saved 18–30 % more bytes on the first two; on the grain clip it made
- * the encode 2.5× slower for nothing, which is why it is not on for every title.
+ * flat and synthetic, and its AV1 rungs are encoded with `SCREEN_CONTENT_SVT_PARAMS`. Measured on
+ * the bench corpus at 720p, CRF 19: slides 0.003, flat animation 0.001, `testsrc` scrolling
+ * 0.028, camera-like grain 0.24. On the grain clip `scm=1` made the encode 2.5× slower for
+ * nothing, which is why the settings are not on for every title.
  */
 export const SCREEN_CONTENT_BPP = 0.01;
 
@@ -620,10 +610,16 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		ssimSum: number;
 		ssimCount: number;
 	}
+	const encode = (codec: Encode["codec"], size: number, crf: number): Encode => ({
+		codec,
+		size,
+		crf,
+		bytes: 0,
+		ssimSum: 0,
+		ssimCount: 0,
+	});
 	const make = (codec: Encode["codec"], crfs: number[]): Encode[] =>
-		sizes.flatMap((_, size) =>
-			crfs.map(c => ({ codec, size, crf: c, bytes: 0, ssimSum: 0, ssimCount: 0 })),
-		);
+		sizes.flatMap((_, size) => crfs.map(c => encode(codec, size, c)));
 	const h264 = make("h264", [crf]);
 	// With AV1 rungs: x264 at a second CRF too, for its own slope (see `av1OperatingPoints`).
 	const coarse = opts.av1 ? make("h264", [crf + 8]) : [];
@@ -730,6 +726,8 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 			});
 	};
 	const db = (e: Encode) => ssimDb(e.ssimSum / e.ssimCount);
+	// The container's few hundred bytes are noise next to a GOP; bitrate over the spans' length.
+	const bitrate = (e: Encode) => Math.round((e.bytes * 8) / Math.max(seconds, 0.04));
 	try {
 		for (const [si, span] of spans.entries()) {
 			await encodeSpan(si, span, [...h264, ...coarse]);
@@ -738,7 +736,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		// Flat, synthetic pictures: x264's bits per pixel per frame at every probe size.
 		screenContent = h264.every(
 			e =>
-				(e.bytes * 8) / seconds / (sizes[e.size]!.width * sizes[e.size]!.height * fps) <
+				bitrate(e) / (sizes[e.size]!.width * sizes[e.size]!.height * fps) <
 				SCREEN_CONTENT_BPP,
 		);
 		// SVT-AV1 meets x264's SSIM at higher CRFs on flat pictures: start there, save a round.
@@ -780,15 +778,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 				if (Math.max(...wants) > best)
 					crfs.push(Math.max(1, Math.min(...mine.map(e => e.crf)) - step));
 				for (const c of crfs)
-					if (!mine.some(e => e.crf === c))
-						more.push({
-							codec: "av1",
-							size,
-							crf: c,
-							bytes: 0,
-							ssimSum: 0,
-							ssimCount: 0,
-						});
+					if (!mine.some(e => e.crf === c)) more.push(encode("av1", size, c));
 			}
 			if (more.length === 0) break;
 			const t = Date.now();
@@ -799,11 +789,10 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 	} finally {
 		await rm(work, { recursive: true, force: true });
 	}
-	// The container's few hundred bytes are noise next to a GOP; bitrate over the spans' length.
 	const sample = (e: Encode): ProbeSample => ({
 		width: sizes[e.size]!.width,
 		height: sizes[e.size]!.height,
-		bitrate: Math.round((e.bytes * 8) / Math.max(seconds, 0.04)),
+		bitrate: bitrate(e),
 		ssim: e.ssimCount ? Math.round((e.ssimSum / e.ssimCount) * 1e6) / 1e6 : null,
 	});
 	return {
