@@ -10,7 +10,7 @@ import { loadConfig } from "../lib/config";
 import { API_PREFIX, API_ROUTES, routeAuthTable, toAliases } from "../lib/api/routes";
 import { can, Role } from "../lib/auth/roles";
 import { TtlMap } from "../lib/auth/ttl-map";
-import { cacheHeaders } from "../lib/api/http-cache";
+import { cacheHeaders, weakETag } from "../lib/api/http-cache";
 import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
 import { verifyJsonDepth } from "../lib/api/json-body";
@@ -113,8 +113,9 @@ const JSON_ROUTE = {
 		urlencoded: false,
 	},
 	callOptions: { timeout: config.requestTimeoutMs },
-	// moleculer-web's own ETag, and 304 for If-None-Match / If-Modified-Since.
-	etag: "weak",
+	// moleculer-web's ETag hook (our one-shot hash, same format), and its 304 for If-None-Match /
+	// If-Modified-Since.
+	etag: weakETag,
 	authentication: true,
 	authorization: true,
 	onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {

@@ -335,7 +335,6 @@ const MetadataService: ServiceSchema = {
 				if (!added) return { id: v.id, counted: false, views: v.views ?? 0 };
 				await this.adapter.updateMany({ _id: v.id }, { $inc: { views: 1 } });
 				this.broker.metrics.increment(METRICS.videoViews.name);
-				// Only this video's cached reads: a view must not empty every list's cache.
 				// Only this video's cached reads (a view must not empty every list's cache): the
 				// default keygen writes `<action>:"<id>"` (then `|<viewer>…` for `show`).
 				const id = JSON.stringify(v.id);

@@ -20,6 +20,8 @@ export function databaseFile(dataDir: string): string {
 
 /** How long a writer waits for another process's write transaction before giving up. */
 const BUSY_TIMEOUT_MS = 10_000;
+/** The memory map's size: SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE, 0x7fff0000). */
+const MMAP_BYTES = 0x7fff0000;
 
 export interface OpenedDatabase {
 	db: Database;
@@ -58,6 +60,10 @@ export function openDatabase(
 	db.exec("PRAGMA synchronous = NORMAL");
 	db.exec("PRAGMA foreign_keys = ON");
 	db.exec("PRAGMA cache_size = -32000"); // 32 MiB page cache
+	// Reads through a memory map instead of a read() per page missing from that cache: a random
+	// lookup in a large library costs about a fifth less (bench:api). Pages are the OS page
+	// cache's, shared with other processes on the file; the map is address space, not memory.
+	db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
 	db.exec("PRAGMA temp_store = MEMORY");
 	const statements = new Map<string, StatementSync>();
 	let depth = 0;

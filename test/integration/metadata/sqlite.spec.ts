@@ -67,6 +67,17 @@ describe("metadata on sqlite: a larger library (20,000 seeded videos)", () => {
 	});
 	const search = (p: Record<string, unknown>) => t.broker.call<any, any>("metadata.search", p);
 
+	it("reads the file through a memory map (no read() per page the page cache lacks)", () => {
+		const h = openDatabase(dir);
+		try {
+			const { mmap_size } = h.db.prepare("PRAGMA mmap_size").get() as { mmap_size: number };
+			// What the build allows, up to ours: at least the whole seeded file here.
+			expect(mmap_size).toBeGreaterThanOrEqual(fs.statSync(h.file).size);
+		} finally {
+			h.close();
+		}
+	});
+
 	it("counts a list exactly, and a search up to 1,000 (then says totalCapped)", async () => {
 		expect(await search({})).toMatchObject({ total: N, totalPages: N / 20 });
 		expect((await search({})).totalCapped).toBeUndefined();
