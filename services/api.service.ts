@@ -39,6 +39,43 @@ type Req = IncomingMessage & {
 	$clientIp?: string;
 };
 
+/**
+ * What a matched alias needs (none, optional, user, creator, admin), worked out once per alias
+ * and method: moleculer-web keeps one alias object per route alias for the life of the routes.
+ */
+type Need = NonNullable<ReturnType<typeof ROUTE_AUTH.get>>;
+const NEEDS = new WeakMap<object, Map<string, Need>>();
+function routeNeed(
+	route: { path: string },
+	alias: { path?: string } | undefined,
+	method: string,
+): Need {
+	const byMethod = alias ? NEEDS.get(alias) : undefined;
+	const known = byMethod?.get(method);
+	if (known) return known;
+	const aliasPath =
+		`/${String(alias?.path ?? "")}`.replace(/\/+/g, "/").replace(/\/$/, "") || "/";
+	const full = `${route.path}${aliasPath === "/" ? "" : aliasPath}`;
+	const rel = full.startsWith(API_PREFIX) ? full.slice(API_PREFIX.length) : full;
+	const need: Need = ROUTE_AUTH.get(`${method} ${rel}`) ?? "none";
+	if (alias) {
+		if (byMethod) byMethod.set(method, need);
+		else NEEDS.set(alias, new Map([[method, need]]));
+	}
+	return need;
+}
+
+/** A matched alias's metric label (`/api/v1/videos/:id`), built once per alias. */
+const LABELS = new WeakMap<object, string>();
+function routeLabel(route: { path?: string } | undefined, alias: { path?: string }): string {
+	let label = LABELS.get(alias);
+	if (label === undefined) {
+		label = `${route?.path ?? ""}/${alias.path}`.replace(/\/+/g, "/");
+		LABELS.set(alias, label);
+	}
+	return label;
+}
+
 /** The client's address under TRUST_PROXY (lib/net/client-address), worked out once per request. */
 function clientIp(req: Req): string {
 	req.$clientIp ??= clientAddress({
@@ -383,11 +420,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		authorize(ctx: Context<any, any>, route: any, req: Req) {
 			const method = req.method ?? "GET";
 			if (method === "OPTIONS") return;
-			const aliasPath =
-				`/${String(req.$alias?.path ?? "")}`.replace(/\/+/g, "/").replace(/\/$/, "") || "/";
-			const full = `${route.path}${aliasPath === "/" ? "" : aliasPath}`;
-			const rel = full.startsWith(API_PREFIX) ? full.slice(API_PREFIX.length) : full;
-			const need = ROUTE_AUTH.get(`${method} ${rel}`) ?? "none";
+			const need = routeNeed(route, req.$alias, method);
 			if (need === "none" || need === "optional") return;
 			const user = ctx.meta.user;
 			if (!user)
@@ -545,9 +578,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		},
 		/** Counts and logs one answered request with its id. */
 		record(req: Req, status: number, err?: any) {
-			const route = req.$alias
-				? `${req.$route?.path ?? ""}/${req.$alias.path}`.replace(/\/+/g, "/")
-				: "unmatched";
+			const route = req.$alias ? routeLabel(req.$route, req.$alias) : "unmatched";
 			const method = req.method ?? "GET";
 			const secs = req.$startTime
 				? (() => {
