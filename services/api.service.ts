@@ -39,12 +39,12 @@ type Req = IncomingMessage & {
 	$clientIp?: string;
 };
 
+type Need = NonNullable<ReturnType<typeof ROUTE_AUTH.get>>;
+const NEEDS = new WeakMap<object, Map<string, Need>>();
 /**
  * What a matched alias needs (none, optional, user, creator, admin), worked out once per alias
  * and method: moleculer-web keeps one alias object per route alias for the life of the routes.
  */
-type Need = NonNullable<ReturnType<typeof ROUTE_AUTH.get>>;
-const NEEDS = new WeakMap<object, Map<string, Need>>();
 function routeNeed(
 	route: { path: string },
 	alias: { path?: string } | undefined,
