@@ -10,7 +10,7 @@ import { loadConfig } from "../lib/config";
 import { API_PREFIX, API_ROUTES, routeAuthTable, toAliases } from "../lib/api/routes";
 import { can, Role } from "../lib/auth/roles";
 import { TtlMap } from "../lib/auth/ttl-map";
-import { cacheHeaders, weakETag } from "../lib/api/http-cache";
+import { cacheHeaders } from "../lib/api/http-cache";
 import { buildOpenApi } from "../lib/api/openapi";
 import { METRICS } from "../lib/monitor/metrics";
 import { verifyJsonDepth } from "../lib/api/json-body";
@@ -39,41 +39,32 @@ type Req = IncomingMessage & {
 	$clientIp?: string;
 };
 
-type Need = NonNullable<ReturnType<typeof ROUTE_AUTH.get>>;
-const NEEDS = new WeakMap<object, Map<string, Need>>();
 /**
- * What a matched alias needs (none, optional, user, creator, admin), worked out once per alias
- * and method: moleculer-web keeps one alias object per route alias for the life of the routes.
+ * A matched alias's metric label (`/api/v1/videos/:id`) and its key in the route table
+ * (`/videos/:id`).
  */
-function routeNeed(
-	route: { path: string },
-	alias: { path?: string } | undefined,
-	method: string,
-): Need {
-	const byMethod = alias ? NEEDS.get(alias) : undefined;
-	const known = byMethod?.get(method);
+interface AliasPaths {
+	label: string;
+	rel: string;
+}
+const ALIAS_PATHS = new WeakMap<object, AliasPaths>();
+/**
+ * Worked out once per alias, not with regexes per request: moleculer-web keeps one alias object
+ * per route alias for the life of the routes.
+ */
+function aliasPaths(route: { path?: string } | undefined, alias: { path?: string } | undefined) {
+	const known = alias && ALIAS_PATHS.get(alias);
 	if (known) return known;
+	const prefix = route?.path ?? "";
 	const aliasPath =
 		`/${String(alias?.path ?? "")}`.replace(/\/+/g, "/").replace(/\/$/, "") || "/";
-	const full = `${route.path}${aliasPath === "/" ? "" : aliasPath}`;
-	const rel = full.startsWith(API_PREFIX) ? full.slice(API_PREFIX.length) : full;
-	const need: Need = ROUTE_AUTH.get(`${method} ${rel}`) ?? "none";
-	if (alias) {
-		if (byMethod) byMethod.set(method, need);
-		else NEEDS.set(alias, new Map([[method, need]]));
-	}
-	return need;
-}
-
-/** A matched alias's metric label (`/api/v1/videos/:id`), built once per alias. */
-const LABELS = new WeakMap<object, string>();
-function routeLabel(route: { path?: string } | undefined, alias: { path?: string }): string {
-	let label = LABELS.get(alias);
-	if (label === undefined) {
-		label = `${route?.path ?? ""}/${alias.path}`.replace(/\/+/g, "/");
-		LABELS.set(alias, label);
-	}
-	return label;
+	const full = `${prefix}${aliasPath === "/" ? "" : aliasPath}`;
+	const paths: AliasPaths = {
+		label: `${prefix}/${alias?.path}`.replace(/\/+/g, "/"),
+		rel: full.startsWith(API_PREFIX) ? full.slice(API_PREFIX.length) : full,
+	};
+	if (alias) ALIAS_PATHS.set(alias, paths);
+	return paths;
 }
 
 /** The client's address under TRUST_PROXY (lib/net/client-address), worked out once per request. */
@@ -150,9 +141,8 @@ const JSON_ROUTE = {
 		urlencoded: false,
 	},
 	callOptions: { timeout: config.requestTimeoutMs },
-	// moleculer-web's ETag hook (our one-shot hash, same format), and its 304 for If-None-Match /
-	// If-Modified-Since.
-	etag: weakETag,
+	// moleculer-web's own ETag, and 304 for If-None-Match / If-Modified-Since.
+	etag: "weak",
 	authentication: true,
 	authorization: true,
 	onBeforeCall(this: any, ctx: Context<any, any>, _route: any, req: Req) {
@@ -420,7 +410,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		authorize(ctx: Context<any, any>, route: any, req: Req) {
 			const method = req.method ?? "GET";
 			if (method === "OPTIONS") return;
-			const need = routeNeed(route, req.$alias, method);
+			const need = ROUTE_AUTH.get(`${method} ${aliasPaths(route, req.$alias).rel}`) ?? "none";
 			if (need === "none" || need === "optional") return;
 			const user = ctx.meta.user;
 			if (!user)
@@ -578,7 +568,7 @@ const ApiService: ServiceSchema<Record<string, any>> = {
 		},
 		/** Counts and logs one answered request with its id. */
 		record(req: Req, status: number, err?: any) {
-			const route = req.$alias ? routeLabel(req.$route, req.$alias) : "unmatched";
+			const route = req.$alias ? aliasPaths(req.$route, req.$alias).label : "unmatched";
 			const method = req.method ?? "GET";
 			const secs = req.$startTime
 				? (() => {

@@ -5,7 +5,6 @@
  * `Last-Modified` comes from the record, and moleculer-web's `etag` option adds the ETag and
  * answers `If-None-Match`/`If-Modified-Since` with 304. Pure.
  */
-import crypto from "node:crypto";
 
 /** The actions whose GET answers are public resources (cacheable when anonymous). */
 export const PUBLIC_GET_ACTIONS: ReadonlySet<string> = new Set([
@@ -34,15 +33,4 @@ export function cacheHeaders(opts: {
 	if (opts.action === "metadata.show" && typeof updatedAt === "number" && updatedAt > 0)
 		headers["Last-Modified"] = new Date(updatedAt).toUTCString();
 	return headers;
-}
-
-/**
- * The weak ETag of an answer's body, as the `etag` package writes it (`W/"<length hex>-<SHA-1
- * base64, 27 characters>"`), with one one-shot hash call instead of a Buffer copy and a Hash
- * object per answer (moleculer-web's `etag` option takes this function).
- */
-export function weakETag(body: string | Buffer): string {
-	const len = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
-	if (len === 0) return 'W/"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"';
-	return `W/"${len.toString(16)}-${crypto.hash("sha1", body, "base64").slice(0, 27)}"`;
 }

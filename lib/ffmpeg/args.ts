@@ -10,8 +10,8 @@ import type { StoryboardPlan, ThumbnailPlan } from "./images";
 import {
 	AV1_PRESET_DEFAULT,
 	isAudioRung,
-	SCREEN_CONTENT_SVT_PARAMS,
 	isVideoRung,
+	SCREEN_CONTENT_SVT_PARAMS,
 	type Rung,
 	type VideoRung,
 } from "./ladder";
