@@ -331,6 +331,14 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		"0",
 		"-dash_segment_type",
 		"mp4",
+		// One CMAF fragment (moof + mdat) per GOP, each starting on its keyframe: a fragment's
+		// `trun` then lists only sample sizes (its first sample's flags apart) instead of flags for
+		// every sample, as a segment holding two keyframes needs. About 300 bytes less per
+		// segment and rendition: 2-3 % of a flat title's low rungs.
+		"-frag_type",
+		"duration",
+		"-frag_duration",
+		String(gopSeconds),
 		// movflags cmaf: the cmfc brand and CMAF constraints, so the same segments serve HLS.
 		// delay_moov + use_editlist: the init segment is written once the first packets are
 		// known, with an edit list that starts the video at its first presented frame. Without

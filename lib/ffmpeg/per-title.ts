@@ -9,7 +9,7 @@
  * (and the CRF) at which SVT-AV1 reaches the SSIM x264 reached there, measured, not assumed.
  * `runComplexityProbe` is the small ffmpeg runner.
  */
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -79,8 +79,8 @@ export interface ComplexityProbe {
 	preset: string;
 	/** The constant-quality target the bitrates were measured at. */
 	crf: number;
-	/** Sampled spans of the source, seconds. */
-	spans: { start: number; duration: number }[];
+	/** Sampled spans of the source, seconds (each with its lead-in, see `ProbeSpan`). */
+	spans: ProbeSpan[];
 	samples: ProbeSample[];
 	/** The SVT-AV1 encodes of the same spans and sizes (only with AV1 rungs). */
 	av1?: Av1Probe;
@@ -532,21 +532,63 @@ export interface ComplexityProbeOptions {
 	} | null;
 }
 
-/** Where the spans go: evenly spread, each `span` long, at most `maxShare` of the duration. */
+/** One sampled span of the source, seconds: `lead` seconds before `start` are encoded too. */
+export interface ProbeSpan {
+	start: number;
+	duration: number;
+	/**
+	 * The lead-in: one GOP before the span, encoded but not counted. The first GOP of a fresh
+	 * encode is not coded as the same frames are in the middle of the title (SVT-AV1 came out
+	 * +0.003 SSIM, x264 −0.0015 on a grainy span), so a span is measured from the encode's second
+	 * keyframe on, as the transcode codes it. 0 for a span at the start, which is a first GOP there
+	 * too.
+	 */
+	lead: number;
+}
+
+/**
+ * Where the spans go: evenly spread, each `span` long, at most `maxShare` of the duration, each
+ * starting on a GOP boundary of the transcode (every `gop` seconds, as its keyframes), with a
+ * lead-in of one GOP where there is room for it.
+ */
 export function planSpans(
 	duration: number,
 	span = 2,
 	maxSpans = 3,
 	maxShare = 0.15,
-): { start: number; duration: number }[] {
-	if (!(duration > 0)) return [{ start: 0, duration: span }];
-	if (duration <= span) return [{ start: 0, duration }];
+	gop = span,
+): ProbeSpan[] {
+	if (!(duration > 0)) return [{ start: 0, duration: span, lead: 0 }];
+	if (duration <= span) return [{ start: 0, duration, lead: 0 }];
 	const n = Math.max(1, Math.min(maxSpans, Math.floor((duration * maxShare) / span)));
+	const lastStart = Math.floor((duration - span) / gop) * gop;
 	return Array.from({ length: n }, (_, i) => {
 		const mid = ((i + 0.5) / n) * duration;
-		const start = Math.max(0, Math.min(duration - span, mid - span / 2));
-		return { start: Math.round(start * 1000) / 1000, duration: span };
+		const start = Math.max(0, Math.min(lastStart, Math.round((mid - span / 2) / gop) * gop));
+		return {
+			start: Math.round(start * 1000) / 1000,
+			duration: span,
+			lead: start >= gop ? gop : 0,
+		};
 	});
+}
+
+/**
+ * The bytes of a video stream's packets, leaving out the first `skip` frames in presentation
+ * order, from `ffmpeg -f framecrc` lines (`stream, dts, pts, duration, size, crc`).
+ */
+export function packetBytes(framecrc: string, skip = 0): number {
+	const packets: { pts: number; size: number }[] = [];
+	for (const line of framecrc.split("\n")) {
+		if (line.startsWith("#")) continue;
+		const f = line.split(",").map(x => x.trim());
+		if (f.length < 5 || f[0] !== "0") continue;
+		const pts = Number(f[2]);
+		const size = Number(f[4]);
+		if (Number.isFinite(pts) && Number.isFinite(size)) packets.push({ pts, size });
+	}
+	packets.sort((a, b) => a.pts - b.pts);
+	return packets.slice(skip).reduce((n, p) => n + p.size, 0);
 }
 
 /** Reads the `SSIM ... All:0.987` lines of the `ssim` filters, in filter order. */
@@ -597,6 +639,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		opts.spanSeconds ?? 2,
 		opts.maxSpans ?? 3,
 		opts.maxShare ?? 0.15,
+		gop / fps,
 	);
 	const work = await mkdtemp(join(resolve(opts.tmpDir ?? tmpdir()), ".ladder-probe-"));
 	// The encodes of every span: x264 at the CRF at each size, then (AV1 rungs asked for) SVT-AV1
@@ -652,14 +695,14 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 			);
 		return r;
 	};
-	// Encodes one span into one scratch file per entry (one decode, `split`), adds their sizes,
-	// then measures their SSIM against the same span of the source scaled to their size.
-	const encodeSpan = async (
-		si: number,
-		span: { start: number; duration: number },
-		list: Encode[],
-	) => {
-		const seek = ["-ss", String(span.start), "-t", String(span.duration)];
+	// Encodes one span with its lead-in into one scratch file per entry (one decode, `split`),
+	// adds the bytes of the span's packets, then measures their SSIM against the same frames of
+	// the source scaled to their size. The lead-in is one GOP: the span starts on the encode's
+	// second keyframe, `skip` frames in.
+	const encodeSpan = async (si: number, span: ProbeSpan, list: Encode[]) => {
+		const skip = span.lead > 0 ? gop : 0;
+		const from = Math.max(0, Math.round((span.start - span.lead) * 1000) / 1000);
+		const seek = ["-ss", String(from), "-t", String(span.duration + span.lead)];
 		const n = list.length;
 		const scaled = (z: { width: number; height: number }) =>
 			`scale=${z.width}:${z.height},setsar=1,format=yuv420p`;
@@ -689,7 +732,25 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 			args.push("-f", "matroska", `file:${files[i]}`);
 		});
 		await run(args, `${list[0]!.codec === "av1" ? "SVT-AV1 " : ""}encode`);
-		for (const [i, f] of files.entries()) list[i]!.bytes += (await stat(f)).size;
+		// The packets of each encode, one `framecrc` listing per file (one process for all).
+		await run(
+			[
+				...head(["-loglevel", "error"]),
+				...files.flatMap(f => ["-i", `file:${f}`]),
+				...files.flatMap((f, i) => [
+					"-map",
+					`${i}:v:0`,
+					"-c",
+					"copy",
+					"-f",
+					"framecrc",
+					`file:${f}.crc`,
+				]),
+			],
+			"packet listing",
+		);
+		for (const [i, f] of files.entries())
+			list[i]!.bytes += packetBytes(await readFile(`${f}.crc`, "utf8"), skip);
 		if (opts.ssim === false) return;
 		const ins = files.flatMap(f => ["-i", `file:${f}`]);
 		// Frames paired by number, not by their read-back timestamps: Matroska keeps
@@ -698,9 +759,11 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		// Both sides get the same microsecond timestamps from their frame number.
 		const frameTs = `settb=AVTB,setpts=N/(${fps}*TB)`;
 		const ref = `[0:${video.index}]${[...pre, `split=${n}`].join(",")}${list.map((_, i) => `[r${i}]`).join("")}`;
+		// Only the span's frames are compared: the lead-in is left out on both sides.
+		const trim = skip ? `trim=start_frame=${skip},` : "";
 		const cmp = list.map(
 			(e, i) =>
-				`[r${i}]${scaled(sizes[e.size]!)},${frameTs}[q${i}];[${i + 1}:v]setsar=1,format=yuv420p,${frameTs}[e${i}];[e${i}][q${i}]ssim`,
+				`[r${i}]${trim}${scaled(sizes[e.size]!)},${frameTs}[q${i}];[${i + 1}:v]${trim}setsar=1,format=yuv420p,${frameTs}[e${i}];[e${i}][q${i}]ssim`,
 		);
 		const r = await run(
 			[
@@ -726,7 +789,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 			});
 	};
 	const db = (e: Encode) => ssimDb(e.ssimSum / e.ssimCount);
-	// The container's few hundred bytes are noise next to a GOP; bitrate over the spans' length.
+	// Packet bytes of the spans (no container, no lead-in) over the spans' length.
 	const bitrate = (e: Encode) => Math.round((e.bytes * 8) / Math.max(seconds, 0.04));
 	try {
 		for (const [si, span] of spans.entries()) {

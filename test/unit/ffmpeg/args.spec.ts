@@ -126,6 +126,9 @@ describe("buildTranscodeArgs", () => {
 		expect(after(args, "-use_template")).toBe("1");
 		expect(after(args, "-use_timeline")).toBe("1");
 		expect(after(args, "-single_file")).toBe("0");
+		// one CMAF fragment per 2 s GOP: each starts on its keyframe
+		expect(after(args, "-frag_type")).toBe("duration");
+		expect(after(args, "-frag_duration")).toBe("2");
 		expect(after(args, "-format_options")).toBe("movflags=+cmaf+delay_moov:use_editlist=1");
 		expect(after(args, "-init_seg_name")).toBe("init-$RepresentationID$.m4s");
 		expect(after(args, "-media_seg_name")).toBe("chunk-$RepresentationID$-$Number%05d$.m4s");

@@ -15,6 +15,7 @@ import {
 	decideLadder,
 	interpolateBitrate,
 	parseSsimLines,
+	packetBytes,
 	planSpans,
 	ssimDb,
 	storedLadder,
@@ -343,15 +344,48 @@ describe("interpolateBitrate, planSpans, parseSsimLines", () => {
 		);
 	});
 
-	it("spreads at most 3 spans over the title, at most 15 % of it, one at least", () => {
-		expect(planSpans(4)).toEqual([{ start: 1, duration: 2 }]);
-		expect(planSpans(1.5)).toEqual([{ start: 0, duration: 1.5 }]);
+	it("spreads at most 3 spans over the title, at most 15 % of it, one at least, on GOP boundaries with a lead-in", () => {
+		expect(planSpans(4)).toEqual([{ start: 2, duration: 2, lead: 2 }]);
+		expect(planSpans(1.5)).toEqual([{ start: 0, duration: 1.5, lead: 0 }]);
 		expect(planSpans(600)).toEqual([
-			{ start: 99, duration: 2 },
-			{ start: 299, duration: 2 },
-			{ start: 499, duration: 2 },
+			{ start: 100, duration: 2, lead: 2 },
+			{ start: 300, duration: 2, lead: 2 },
+			{ start: 500, duration: 2, lead: 2 },
 		]);
 		expect(planSpans(30)).toHaveLength(2);
+		// 20 s: one span, around the middle, starting on a keyframe of the transcode
+		expect(planSpans(20)).toEqual([{ start: 10, duration: 2, lead: 2 }]);
+		// 29.97 fps: GOPs of 60 frames (2.002 s)
+		expect(planSpans(13.4, 2, 3, 0.15, 2.002)).toEqual([
+			{ start: 6.006, duration: 2, lead: 2.002 },
+		]);
+		// a span at the start has no room for a lead-in (and needs none: it is a first GOP there too)
+		expect(planSpans(3, 2, 3, 0.15)).toEqual([{ start: 0, duration: 2, lead: 0 }]);
+		for (const d of [2.5, 7, 61, 3600])
+			for (const s of planSpans(d)) {
+				expect(s.start % 2).toBe(0);
+				expect(s.start + s.duration).toBeLessThanOrEqual(d);
+				expect(s.start - s.lead).toBeGreaterThanOrEqual(0);
+			}
+	});
+
+	it("counts a span's packet bytes, leaving out the lead-in's frames in presentation order", () => {
+		// x264 with B-frames: packets in decode order, pts out of order
+		const crc = [
+			"#tb 0: 1/1000",
+			"#media_type 0: video",
+			"0,        -67,          0,       33,    50000, 0x1",
+			"0,        -33,         67,       33,      900, 0x2",
+			"0,          0,         33,       33,      300, 0x3",
+			"0,         33,        100,       33,    40000, 0x4",
+			"0,         67,        167,       33,      800, 0x5",
+			"0,        100,        133,       33,      200, 0x6",
+			"1,          0,          0,       21,       99, 0x7",
+		].join("\n");
+		expect(packetBytes(crc)).toBe(50000 + 900 + 300 + 40000 + 800 + 200);
+		// skip the first 3 presented (pts 0, 33, 67): the span starts on the keyframe at pts 100
+		expect(packetBytes(crc, 3)).toBe(40000 + 800 + 200);
+		expect(packetBytes("")).toBe(0);
 	});
 
 	it("reads the ssim filters' summary lines in filter order", () => {
