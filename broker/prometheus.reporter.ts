@@ -3,12 +3,16 @@
  * contract) that serves every metric of this node's registry in the Prometheus text format written
  * by lib/monitor/exposition.ts — names, labels, units and HELP that `promtool check metrics` lints
  * clean, histogram buckets in order. Replaces Moleculer's Prometheus reporter, whose output does not.
+ * The `moleculer.request.*` families come from the node's RequestStats
+ * (broker/request-metrics.middleware.ts), which counts them instead of the registry.
  */
 import http from "node:http";
 import { MetricReporters, type MetricRegistry } from "moleculer";
 import { renderExposition, type MetricSnapshot } from "../lib/monitor/exposition";
 import { zeroSeries } from "../lib/monitor/metrics";
+import { replaceFamilies } from "../lib/monitor/request-stats";
 import { ensureMetrics } from "./metrics";
+import { requestStatsOf } from "./request-metrics.middleware";
 
 export interface PrometheusReporterOptions {
 	port: number;
@@ -39,11 +43,12 @@ export class PrometheusReporter extends MetricReporters.Base {
 				res.end(`Not found: the metrics are at ${this.options.path}\n`);
 				return;
 			}
-			const body = renderExposition(
+			// The request families from this node's RequestStats, in the registry's place for them.
+			const metrics = replaceFamilies(
 				registry.list() as unknown as MetricSnapshot[],
-				labels,
-				zeros,
+				requestStatsOf(registry.broker).snapshots(),
 			);
+			const body = renderExposition(metrics, labels, zeros);
 			res.writeHead(200, {
 				"Content-Type": "text/plain; version=0.0.4; charset=utf-8",
 				"Content-Length": Buffer.byteLength(body),
