@@ -8,11 +8,10 @@
  */
 import http from "node:http";
 import { MetricReporters, type MetricRegistry } from "moleculer";
-import { renderExposition, type MetricSnapshot } from "../lib/monitor/exposition";
+import { renderExposition } from "../lib/monitor/exposition";
 import { zeroSeries } from "../lib/monitor/metrics";
-import { replaceFamilies } from "../lib/monitor/request-stats";
 import { ensureMetrics } from "./metrics";
-import { requestStatsOf } from "./request-metrics.middleware";
+import { metricSnapshots } from "./request-metrics.middleware";
 
 export interface PrometheusReporterOptions {
 	port: number;
@@ -43,12 +42,7 @@ export class PrometheusReporter extends MetricReporters.Base {
 				res.end(`Not found: the metrics are at ${this.options.path}\n`);
 				return;
 			}
-			// The request families from this node's RequestStats, in the registry's place for them.
-			const metrics = replaceFamilies(
-				registry.list() as unknown as MetricSnapshot[],
-				requestStatsOf(registry.broker).snapshots(),
-			);
-			const body = renderExposition(metrics, labels, zeros);
+			const body = renderExposition(metricSnapshots(registry), labels, zeros);
 			res.writeHead(200, {
 				"Content-Type": "text/plain; version=0.0.4; charset=utf-8",
 				"Content-Length": Buffer.byteLength(body),

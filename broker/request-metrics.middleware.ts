@@ -7,8 +7,9 @@
  * names, HELP, labels and buckets). Everything else (event, transit and transporter metrics, the
  * families' registration) is Moleculer's middleware itself, delegated to.
  */
-import type { Middleware, ServiceBroker } from "moleculer";
-import { RequestStats, type RequestRecord } from "../lib/monitor/request-stats";
+import { ServiceBroker, type BrokerOptions, type MetricRegistry, type Middleware } from "moleculer";
+import type { MetricSnapshot } from "../lib/monitor/exposition";
+import { replaceFamilies, RequestStats, type RequestRecord } from "../lib/monitor/request-stats";
 
 type MiddlewareFactory = (broker: ServiceBroker) => Middleware;
 // Moleculer exports its middlewares at runtime; its typings leave them out.
@@ -26,6 +27,14 @@ export function requestStatsOf(broker: ServiceBroker): RequestStats {
 		stats.set(broker, s);
 	}
 	return s;
+}
+
+/** What a node exports: its registry's metrics with the request families from its RequestStats. */
+export function metricSnapshots(registry: MetricRegistry): MetricSnapshot[] {
+	return replaceFamilies(
+		registry.list() as unknown as MetricSnapshot[],
+		requestStatsOf(registry.broker).snapshots(),
+	);
 }
 
 /** The registry's copy of the counters and gauges (REPL `metrics`, `$node.metrics`). */
@@ -102,4 +111,14 @@ export function RequestMetricsMiddleware(broker: ServiceBroker): Middleware {
 			return inner.stopped?.call(this, b) ?? Promise.resolve();
 		},
 	} as Middleware;
+}
+
+/**
+ * A broker's middleware list with ours where Moleculer's "Metrics" is (a factory, which Moleculer
+ * calls with the broker; its typings list objects only).
+ */
+export function withLeanMetrics(
+	middlewares: readonly string[] = ServiceBroker.INTERNAL_MIDDLEWARES,
+): NonNullable<BrokerOptions["middlewares"]> {
+	return middlewares.map(mw => (mw === "Metrics" ? (RequestMetricsMiddleware as never) : mw));
 }

@@ -758,12 +758,13 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		// third one with its predecessor (on moving content that alone cost SSIM 0.05–0.09).
 		// Both sides get the same microsecond timestamps from their frame number.
 		const frameTs = `settb=AVTB,setpts=N/(${fps}*TB)`;
-		const ref = `[0:${video.index}]${[...pre, `split=${n}`].join(",")}${list.map((_, i) => `[r${i}]`).join("")}`;
-		// Only the span's frames are compared: the lead-in is left out on both sides.
-		const trim = skip ? `trim=start_frame=${skip},` : "";
+		// Only the span's frames are compared: the lead-in is left out on both sides (the source's
+		// once, before it is split).
+		const trim = skip ? [`trim=start_frame=${skip}`] : [];
+		const ref = `[0:${video.index}]${[...pre, ...trim, `split=${n}`].join(",")}${list.map((_, i) => `[r${i}]`).join("")}`;
 		const cmp = list.map(
 			(e, i) =>
-				`[r${i}]${trim}${scaled(sizes[e.size]!)},${frameTs}[q${i}];[${i + 1}:v]${trim}setsar=1,format=yuv420p,${frameTs}[e${i}];[e${i}][q${i}]ssim`,
+				`[r${i}]${scaled(sizes[e.size]!)},${frameTs}[q${i}];[${i + 1}:v]${[...trim, "setsar=1", "format=yuv420p", frameTs].join(",")}[e${i}];[e${i}][q${i}]ssim`,
 		);
 		const r = await run(
 			[

@@ -5,11 +5,11 @@
  */
 import { ServiceBroker, Errors, type BrokerOptions, type ServiceSchema } from "moleculer";
 import {
-	RequestMetricsMiddleware,
+	metricSnapshots,
 	requestStatsOf,
+	withLeanMetrics,
 } from "../../../broker/request-metrics.middleware";
 import { renderExposition, type MetricSnapshot } from "../../../lib/monitor/exposition";
-import { replaceFamilies } from "../../../lib/monitor/request-stats";
 
 const notFound = () => new Errors.MoleculerClientError("no such thing", 404, "NOT_FOUND");
 
@@ -29,27 +29,23 @@ const echo: ServiceSchema = {
 	events: { "thing.happened"() {} },
 };
 
-const withOurs = (): BrokerOptions["middlewares"] =>
-	ServiceBroker.INTERNAL_MIDDLEWARES.map(mw =>
-		mw === "Metrics" ? (RequestMetricsMiddleware as never) : mw,
-	);
-
 function broker(ours: boolean, opts: BrokerOptions = {}): ServiceBroker {
 	const b = new ServiceBroker({
 		logger: false,
 		nodeID: "n1",
 		metrics: { enabled: true, defaultQuantiles: [] },
-		...(ours ? { internalMiddlewares: false, middlewares: withOurs() } : {}),
+		...(ours ? { internalMiddlewares: false, middlewares: withLeanMetrics() } : {}),
 		...opts,
 	});
 	b.createService(echo);
 	return b;
 }
 
-/** What /metrics shows of `b` (through broker/prometheus.reporter.ts's merge for ours). */
+/** What /metrics shows of `b` (broker/prometheus.reporter.ts's list for ours). */
 function exposition(b: ServiceBroker, ours: boolean): string {
-	const list = b.metrics.list() as unknown as MetricSnapshot[];
-	return renderExposition(ours ? replaceFamilies(list, requestStatsOf(b).snapshots()) : list);
+	return renderExposition(
+		ours ? metricSnapshots(b.metrics) : (b.metrics.list() as unknown as MetricSnapshot[]),
+	);
 }
 
 /** Timing-dependent values (bucket counts, sums) left out. */
@@ -135,7 +131,7 @@ describe("RequestMetricsMiddleware", () => {
 			transporter: "Fake",
 			metrics: { enabled: true, defaultQuantiles: [] },
 			internalMiddlewares: false,
-			middlewares: withOurs(),
+			middlewares: withLeanMetrics(),
 		});
 		await start(client);
 		await client.waitForServices("echo");
