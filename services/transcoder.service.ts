@@ -48,7 +48,7 @@ import {
 import { estimateLiveCost } from "../lib/live/cost";
 import { runLiveTranscode, type RenditionReport } from "../lib/live/runner";
 import { createStorageMixin } from "../mixins/storage.mixin";
-import { av1EncoderOf } from "../lib/capabilities/encoders";
+import { av1EncoderOf, screenContentEncoderOf } from "../lib/capabilities/encoders";
 import {
 	decideLadder,
 	runComplexityProbe,
@@ -596,8 +596,14 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 					ffmpegPath: this.settings.ffmpegPath,
 					preset: this.settings.preset,
 					threads: this.settings.threads || undefined,
-					// AV1 rungs: SVT-AV1 encodes of the same spans give their bits at equal SSIM.
-					av1: codecs.includes("av1") ? { preset: config.ladder.av1Preset } : null,
+					// AV1 rungs: SVT-AV1 encodes of the same spans give their bits at equal SSIM
+					// (libaom-av1's on a flat title, where its test encode passed here).
+					av1: codecs.includes("av1")
+						? {
+								preset: config.ladder.av1Preset,
+								screenEncoder: screenContentEncoderOf(caps),
+							}
+						: null,
 					signal,
 					logger: this.logger,
 				});

@@ -2,6 +2,7 @@
  * Hardware encoders: which ones the probe tries, the test-encode command for each, and which
  * encoder (with GPU decode and scaling or not) a node's ladder uses. Pure.
  */
+import { SCREEN_CONTENT_AV1_ENCODER, screenContentAomArgs } from "../ffmpeg/ladder";
 import type { TranscoderCapabilities } from "./types";
 
 /** The hardware encoders the probe tries, best first for the H.264 ladder. */
@@ -23,11 +24,18 @@ export const SOFTWARE_AV1_ENCODER = "libsvtav1";
 /** The SVT-AV1 test encode: half a second of the test clip (SVT-AV1 is slow on few cores). */
 export const AV1_TEST_SECONDS = 0.5;
 
+/**
+ * The libaom-av1 test encode (a flat title's AV1 rungs, `SCREEN_CONTENT_AV1_ENCODER`): six frames
+ * at its screen settings, about 2 s on 2 cores (it is slower still on `testsrc2`'s detail).
+ */
+export const SCREEN_AV1_TEST_SECONDS = 0.2;
+
 /** The video codec an encoder makes (for per-codec speeds and routing). */
 export function codecOfEncoder(name: string): "h264" | "hevc" | "av1" | null {
 	if (name === "libx264" || name.startsWith("h264_")) return "h264";
 	if (name === "libx265" || name.startsWith("hevc_")) return "hevc";
-	if (name === "libsvtav1" || name.startsWith("av1_")) return "av1";
+	if (name === "libsvtav1" || name === SCREEN_CONTENT_AV1_ENCODER || name.startsWith("av1_"))
+		return "av1";
 	return null;
 }
 
@@ -37,6 +45,18 @@ export function codecOfEncoder(name: string): "h264" | "hevc" | "av1" | null {
  */
 export function av1EncoderOf(caps: Pick<TranscoderCapabilities, "encoders">): string {
 	return caps.encoders.includes("av1_nvenc") ? "av1_nvenc" : SOFTWARE_AV1_ENCODER;
+}
+
+/**
+ * The encoder of a flat title's AV1 rungs: libaom-av1 where its test encode passed (or on a node
+ * that published no probe), else SVT-AV1 with its screen-content settings.
+ */
+export function screenContentEncoderOf(
+	caps: Pick<TranscoderCapabilities, "encoders" | "probedAt">,
+): "libsvtav1" | typeof SCREEN_CONTENT_AV1_ENCODER {
+	return !caps.probedAt || caps.encoders.includes(SCREEN_CONTENT_AV1_ENCODER)
+		? SCREEN_CONTENT_AV1_ENCODER
+		: SOFTWARE_AV1_ENCODER;
 }
 
 /** The test clip of the score and of every test encode: 1 s of 1280x720 at 30 fps. */
@@ -83,6 +103,9 @@ export function buildTestEncodeArgs(opts: TestEncodeOptions): string[] {
 	} else if (opts.encoder === SOFTWARE_AV1_ENCODER) {
 		// The AV1 rungs' preset; SVT-AV1 prints its banner at info level, -loglevel error hides it.
 		args.push("-preset", opts.preset ?? "10");
+	} else if (opts.encoder === SCREEN_CONTENT_AV1_ENCODER) {
+		// As a flat title's AV1 rungs are encoded, at the CRF they mostly get.
+		args.push(...screenContentAomArgs(), "-crf", "63", "-b:v", "0");
 	}
 	args.push("-f", "null", "-");
 	return args;

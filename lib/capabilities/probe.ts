@@ -12,11 +12,12 @@ import {
 	buildTestEncodeArgs,
 	chooseEncoder,
 	HW_ENCODERS,
+	SCREEN_AV1_TEST_SECONDS,
 	SOFTWARE_AV1_ENCODER,
 	SOFTWARE_ENCODER,
 	TEST_CLIP,
 } from "./encoders";
-import { AV1_PRESET_DEFAULT } from "../ffmpeg/ladder";
+import { AV1_PRESET_DEFAULT, SCREEN_CONTENT_AV1_ENCODER } from "../ffmpeg/ladder";
 import { parseEncoders, parseFilters, parseHwaccels, parseNvidiaSmi } from "./parse";
 import { createCommandRunner } from "./runner";
 import type { CommandResult, CommandRunner, GpuInfo, TranscoderCapabilities } from "./types";
@@ -129,26 +130,25 @@ export async function probeCapabilities(
 		} else rejected[SOFTWARE_ENCODER] = lastWords(r);
 	}
 
-	// The AV1 rungs' software encoder: its speed on the same clip (half a second of it), so the
-	// router can price AV1 work per node.
-	if (names.has(SOFTWARE_AV1_ENCODER)) {
-		const r = await run(
-			ffmpeg,
-			buildTestEncodeArgs({
-				encoder: SOFTWARE_AV1_ENCODER,
-				preset: String(opts.av1Preset ?? AV1_PRESET_DEFAULT),
-				seconds: AV1_TEST_SECONDS,
-			}),
-			{ timeoutMs: 30_000 },
-		);
+	// A software AV1 encoder ffmpeg lists: its speed on `seconds` of the same clip.
+	const softwareAv1 = async (encoder: string, seconds: number, preset?: string) => {
+		if (!names.has(encoder)) return;
+		const r = await run(ffmpeg, buildTestEncodeArgs({ encoder, preset, seconds }), {
+			timeoutMs: 30_000,
+		});
 		if (r.code === 0) {
-			encoders.push(SOFTWARE_AV1_ENCODER);
-			encoderFps[SOFTWARE_AV1_ENCODER] = fpsOf(
-				Math.round(AV1_TEST_SECONDS * TEST_CLIP.fps),
-				r.elapsedMs,
-			);
-		} else rejected[SOFTWARE_AV1_ENCODER] = lastWords(r);
-	}
+			encoders.push(encoder);
+			encoderFps[encoder] = fpsOf(Math.round(seconds * TEST_CLIP.fps), r.elapsedMs);
+		} else rejected[encoder] = lastWords(r);
+	};
+	// The AV1 rungs' (half a second of the clip), so the router can price AV1 work per node.
+	await softwareAv1(
+		SOFTWARE_AV1_ENCODER,
+		AV1_TEST_SECONDS,
+		String(opts.av1Preset ?? AV1_PRESET_DEFAULT),
+	);
+	// A flat title's AV1 rungs': verified, so the ladder falls back to SVT-AV1 where it fails.
+	await softwareAv1(SCREEN_CONTENT_AV1_ENCODER, SCREEN_AV1_TEST_SECONDS);
 
 	const plan = chooseEncoder({ encoders, hwaccels, filters });
 	const cpuList = os.cpus();

@@ -11,7 +11,9 @@ import {
 	AV1_PRESET_DEFAULT,
 	isAudioRung,
 	isVideoRung,
+	SCREEN_CONTENT_AV1_ENCODER,
 	SCREEN_CONTENT_SVT_PARAMS,
+	screenContentAomArgs,
 	type Rung,
 	type VideoRung,
 } from "./ladder";
@@ -170,7 +172,10 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		`[0:${video.index}]${[...pre, `split=${branches}`].join(",")}${labels.join("")}`,
 	];
 	const av1Encoder = opts.av1Encoder ?? "libsvtav1";
-	const encoderOf = (r: VideoRung) => (r.codec === "av1" ? av1Encoder : encoder);
+	// An AV1 rung that names its encoder (a flat title's libaom-av1) keeps it: its CRF is that
+	// encoder's, as the probe measured it.
+	const encoderOf = (r: VideoRung) => (r.codec === "av1" ? (r.encoder ?? av1Encoder) : encoder);
+	const aom = (r: VideoRung) => encoderOf(r) === SCREEN_CONTENT_AV1_ENCODER;
 	rungs.forEach((r, i) => {
 		// An AV1 rung for a CPU encoder on the GPU path: scaled there, then brought down.
 		if (gpuFrames && !encoderOf(r).endsWith("_nvenc"))
@@ -182,6 +187,12 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		else if (gpuFrames) graph.push(`[s${i}]scale_cuda=${r.width}:${r.height},setsar=1[v${i}]`);
 		// setsar=1: even rounding of the size must not leave a 1:1.001 pixel aspect behind;
 		// yuv420p: High profile, and what every player decodes (10-bit or 4:2:2 sources included).
+		// libaom keeps its GOP by frame count, not forced by time (see `screenContentAomArgs`):
+		// constant frame rate on its branch, so 60 frames are 2 s whatever the source's timing.
+		else if (aom(r) && !pre.some(f => f.startsWith("fps=")))
+			graph.push(
+				`[s${i}]fps=${fps},scale=${r.width}:${r.height},setsar=1,format=yuv420p[v${i}]`,
+			);
 		else graph.push(`[s${i}]scale=${r.width}:${r.height},setsar=1,format=yuv420p[v${i}]`);
 	});
 	let next = rungs.length;
@@ -261,7 +272,9 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 				args.push(`-preset:v:${i}`, String(opts.av1Preset ?? AV1_PRESET_DEFAULT));
 				// A flat, synthetic title (the probe's call): screen-content tools, low delay, no CDEF.
 				if (r.screenContent) args.push(`-svtav1-params:v:${i}`, SCREEN_CONTENT_SVT_PARAMS);
-			} else args.push(`-preset:v:${i}`, opts.preset ?? "veryfast");
+			} else if (enc === SCREEN_CONTENT_AV1_ENCODER)
+				args.push(...screenContentAomArgs(`:v:${i}`));
+			else args.push(`-preset:v:${i}`, opts.preset ?? "veryfast");
 		});
 	}
 	// After -i, -threads is each encoder's.
@@ -269,6 +282,12 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	rungs.forEach((r, i) => {
 		// Capped CRF (per-title): the probe's quality, the VBV cap keeps peaks within the rung's.
 		// An AV1 rung takes its CRF with SVT-AV1 only (AV1 NVENC has no CRF: its VBR target).
+		// libaom takes no VBV cap without a bitrate, and with one (constrained quality) it spends
+		// more: constant quality, its peaks measured into BANDWIDTH like every rung's.
+		if (r.crf !== undefined && aom(r)) {
+			args.push(`-crf:v:${i}`, String(r.crf), `-b:v:${i}`, "0");
+			return;
+		}
 		if (r.crf !== undefined && (r.codec !== "av1" || encoderOf(r) === "libsvtav1"))
 			args.push(`-crf:v:${i}`, String(r.crf));
 		// Constrained VBR: an average target with a VBV peak, so segment sizes stay predictable.
@@ -293,11 +312,14 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	// -g, the same cadence as the H.264 rungs; AV1 NVENC takes the options above per stream.
 	if (mixed && av1Encoder === "av1_nvenc" && !nvenc)
 		args.push("-no-scenecut", "1", "-forced-idr", "1");
-	args.push(
-		// Keyframes by time too, so variable-frame-rate sources stay aligned on 2 s boundaries.
-		"-force_key_frames",
-		`expr:gte(t,n_forced*${gopSeconds})`,
-	);
+	// Keyframes by time too, so variable-frame-rate sources stay aligned on 2 s boundaries; not
+	// for libaom's streams (a forced key frame there makes two, see `screenContentAomArgs`).
+	const forced = `expr:gte(t,n_forced*${gopSeconds})`;
+	if (rungs.some(aom))
+		rungs.forEach((r, i) => {
+			if (!aom(r)) args.push(`-force_key_frames:v:${i}`, forced);
+		});
+	else args.push("-force_key_frames", forced);
 	if (audio) {
 		args.push(
 			"-c:a",

@@ -21,7 +21,9 @@ import {
 	even,
 	isAudioRung,
 	isVideoRung,
+	SCREEN_CONTENT_AV1_ENCODER,
 	SCREEN_CONTENT_SVT_PARAMS,
+	screenContentAomArgs,
 	type Rung,
 	type VideoRung,
 } from "./ladder";
@@ -53,8 +55,12 @@ export interface Av1ProbeSample extends ProbeSample {
 
 /** What the complexity probe measured with SVT-AV1 (present when AV1 rungs were asked for). */
 export interface Av1Probe {
-	encoder: "libsvtav1";
-	/** SVT-AV1 preset (AV1_PRESET: the rungs' own). */
+	/**
+	 * SVT-AV1, or for a flat title libaom-av1 where ffmpeg has it (`SCREEN_CONTENT_AV1_ENCODER`):
+	 * the AV1 rungs' CRFs are this encoder's.
+	 */
+	encoder: "libsvtav1" | typeof SCREEN_CONTENT_AV1_ENCODER;
+	/** SVT-AV1 preset (AV1_PRESET: the rungs' own; not used by libaom-av1). */
 	preset: number;
 	/**
 	 * A flat title's settings (`SCREEN_CONTENT_SVT_PARAMS`) on: x264 spent under
@@ -117,6 +123,8 @@ export interface LadderRungDecision {
 	ratioToH264?: number;
 	/** AV1 rungs of a flat title: encoded with SVT-AV1's screen-content tools (as probed). */
 	screenContent?: boolean;
+	/** AV1 rungs of a flat title probed with libaom-av1: encoded with it (`VideoRung.encoder`). */
+	encoder?: typeof SCREEN_CONTENT_AV1_ENCODER;
 }
 
 /** The ladder decision stored on the video (`video.ladder`) and shown by the API. */
@@ -268,8 +276,18 @@ export function av1OperatingPoints(probe: ComplexityProbe, bitsFactor = 1): Av1O
 		const { lo, hi, t } = around(target);
 		// Two CRFs that measured the same SSIM: the cheaper one reaches it.
 		const cheaper = lo.lb <= hi.lb ? lo : hi;
-		const lb = t === null ? cheaper.lb : lo.lb + t * (hi.lb - lo.lb);
-		const crf = t === null ? cheaper.crf : lo.crf + t * (hi.crf - lo.crf);
+		let lb = t === null ? cheaper.lb : lo.lb + t * (hi.lb - lo.lb);
+		let crf = t === null ? cheaper.crf : lo.crf + t * (hi.crf - lo.crf);
+		// Past the encoder's CRF range (a target its CRF 63 still beats): the bits at that end
+		// (measured there, or on the line), not the line's extrapolation to a CRF no encode can
+		// be given.
+		const end = crf > 63 ? 63 : crf < 1 ? 1 : null;
+		if (end !== null) {
+			const atEnd = pts.find(p => p.crf === end);
+			const u = hi.crf !== lo.crf ? (end - lo.crf) / (hi.crf - lo.crf) : 0;
+			lb = atEnd ? atEnd.lb : lo.lb + u * (hi.lb - lo.lb);
+			crf = end;
+		}
 		out.push({
 			pixels: h.width * h.height,
 			ratio: Math.exp(lb) / (h.bitrate * bitsFactor),
@@ -447,6 +465,9 @@ export function decideLadder(
 				crf: op.crf,
 				ratioToH264: ratio,
 				...(probe.av1?.screenContent ? { screenContent: true } : {}),
+				...(probe.av1?.encoder === SCREEN_CONTENT_AV1_ENCODER
+					? { encoder: SCREEN_CONTENT_AV1_ENCODER }
+					: {}),
 			};
 		});
 	} else if (codecs.includes("av1"))
@@ -471,6 +492,7 @@ export function decideLadder(
 			...(r.codec === "av1" ? { codec: "av1" as const } : {}),
 			...(r.crf !== undefined ? { crf: r.crf } : {}),
 			...(r.screenContent ? { screenContent: true } : {}),
+			...(r.encoder ? { encoder: r.encoder } : {}),
 		})),
 		...audio,
 	];
@@ -529,6 +551,11 @@ export interface ComplexityProbeOptions {
 		/** Extra CRF encodes at most (default 2), each `step` (default 12) beyond the measured. */
 		rounds?: number;
 		step?: number;
+		/**
+		 * A flat title's AV1 encoder (default `SCREEN_CONTENT_AV1_ENCODER`, libaom-av1; "libsvtav1"
+		 * where ffmpeg lacks it): its spans are encoded with it, at CRFs 48 and 63.
+		 */
+		screenEncoder?: "libsvtav1" | typeof SCREEN_CONTENT_AV1_ENCODER;
 	} | null;
 }
 
@@ -670,6 +697,8 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 	let av1Ms = 0;
 	let seconds = 0;
 	let screenContent = false;
+	// SVT-AV1, or libaom-av1 once the title is found flat (see SCREEN_CONTENT_AV1_ENCODER).
+	let av1Encoder: NonNullable<Av1Probe["encoder"]> = "libsvtav1";
 	const input = `file:${resolve(opts.input)}`;
 	const pre = [...(video.interlaced ? ["bwdif=mode=send_frame:deint=interlaced"] : [])];
 	if (fps !== video.fps) pre.push(`fps=${fps}`);
@@ -723,6 +752,8 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		list.forEach((e, i) => {
 			args.push("-map", `[v${i}]`, "-an");
 			if (e.codec === "h264") args.push("-c:v", "libx264", "-preset", preset);
+			else if (av1Encoder === SCREEN_CONTENT_AV1_ENCODER)
+				args.push("-c:v", av1Encoder, ...screenContentAomArgs(), "-b:v", "0");
 			else {
 				args.push("-c:v", "libsvtav1", "-preset", String(av1Preset));
 				if (screenContent) args.push("-svtav1-params", SCREEN_CONTENT_SVT_PARAMS);
@@ -731,7 +762,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 			if (e.codec === "h264") args.push("-sc_threshold", "0");
 			args.push("-f", "matroska", `file:${files[i]}`);
 		});
-		await run(args, `${list[0]!.codec === "av1" ? "SVT-AV1 " : ""}encode`);
+		await run(args, `${list[0]!.codec === "av1" ? `${av1Encoder} ` : ""}encode`);
 		// The packets of each encode, one `framecrc` listing per file (one process for all).
 		await run(
 			[
@@ -803,8 +834,13 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 				bitrate(e) / (sizes[e.size]!.width * sizes[e.size]!.height * fps) <
 				SCREEN_CONTENT_BPP,
 		);
-		// SVT-AV1 meets x264's SSIM at higher CRFs on flat pictures: start there, save a round.
-		const av1Crfs = opts.av1?.crfs ?? (screenContent ? [36, 48] : [24, 36]);
+		if (screenContent) av1Encoder = opts.av1?.screenEncoder ?? SCREEN_CONTENT_AV1_ENCODER;
+		// SVT-AV1 meets x264's SSIM at higher CRFs on flat pictures, and libaom's screen tuning at
+		// the highest (CRF 63 gave x264 CRF 18's SSIM at 720p on the flat animation): start
+		// there, save a round.
+		const av1Crfs =
+			opts.av1?.crfs ??
+			(!screenContent ? [24, 36] : av1Encoder === "libsvtav1" ? [36, 48] : [48, 63]);
 		if (opts.av1)
 			av1.push(
 				...make(
@@ -868,7 +904,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 		...(av1.length
 			? {
 					av1: {
-						encoder: "libsvtav1" as const,
+						encoder: av1Encoder,
 						preset: av1Preset!,
 						screenContent,
 						samples: av1.map(e => ({ ...sample(e), crf: e.crf })),
@@ -907,6 +943,7 @@ export function storedLadder(
 			...(r.crf !== undefined ? { crf: r.crf } : {}),
 			...(r.ratioToH264 !== undefined ? { ratioToH264: r.ratioToH264 } : {}),
 			...(r.screenContent ? { screenContent: true } : {}),
+			...(r.encoder ? { encoder: r.encoder } : {}),
 		})),
 		dropped: d.dropped,
 		...(d.probeMs !== undefined ? { probeMs: d.probeMs } : {}),

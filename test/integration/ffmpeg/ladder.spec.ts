@@ -85,9 +85,10 @@ suite("per-title ladder and AV1 rungs (real ffmpeg)", () => {
 			expect.arrayContaining([360, 540]),
 		);
 		expect(probe.av1!.samples.every(s => s.bitrate > 0 && s.ssim! > 0.9)).toBe(true);
-		// slides are flat: the AV1 rungs below (played by hls.js and Shaka) are screen-content
-		// encodes, low delay included
+		// slides are flat: the AV1 rungs below (played by hls.js and Shaka) are libaom-av1's
+		// screen-content encodes, measured as such by the probe
 		expect(probe.av1!.screenContent).toBe(true);
+		expect(probe.av1!.encoder).toBe("libaom-av1");
 		const { rungs, decision } = decideLadder(source, probe, { codecs: ["h264", "av1"] });
 		const h264 = decision.rungs.filter(r => r.codec === "h264");
 		for (const r of decision.rungs.filter(x => x.codec === "av1")) {

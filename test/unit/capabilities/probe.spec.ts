@@ -57,7 +57,10 @@ function fakeRunner(host: Host): { run: CommandRunner; calls: string[][] } {
 				: // SVT-AV1: 15 frames (half a second of the clip) in 750 ms = 20 fps
 					encoder === "libsvtav1"
 					? ok("", 750)
-					: fail("?"))
+					: // libaom-av1 (a flat title's AV1): 6 frames in 600 ms = 10 fps
+						encoder === "libaom-av1"
+						? ok("", 600)
+						: fail("?"))
 		);
 	};
 	return { run, calls };
@@ -81,7 +84,7 @@ describe("probeCapabilities", () => {
 			cpus: 16,
 			cpuModel: "AMD EPYC 9454",
 			gpus: [],
-			encoders: ["libx264", "libsvtav1"],
+			encoders: ["libx264", "libsvtav1", "libaom-av1"],
 			hwaccels: ["vdpau", "cuda", "vaapi", "qsv", "drm", "opencl", "vulkan"],
 			maxJobs: 2,
 			score: 50,
@@ -97,7 +100,8 @@ describe("probeCapabilities", () => {
 			h264_qsv: "Error initializing an internal MFX session: unsupported (-3)",
 		});
 		// one test encode per listed hardware encoder (no av1_nvenc in 5.1), then the score, then
-		// SVT-AV1's speed (the AV1 rungs' encoder) at the AV1 preset on half a second of the clip
+		// SVT-AV1's speed (the AV1 rungs' encoder) at the AV1 preset on half a second of the clip,
+		// then libaom-av1's (a flat title's AV1 rungs) at its screen settings on six frames
 		const encodes = calls.filter(c => c.includes("-c:v")).map(c => c[c.indexOf("-c:v") + 1]);
 		expect(encodes).toEqual([
 			"h264_nvenc",
@@ -106,8 +110,12 @@ describe("probeCapabilities", () => {
 			"h264_qsv",
 			"libx264",
 			"libsvtav1",
+			"libaom-av1",
 		]);
-		expect(caps.encoderFps).toEqual({ libx264: 50, libsvtav1: 20 });
+		expect(caps.encoderFps).toEqual({ libx264: 50, libsvtav1: 20, "libaom-av1": 10 });
+		const aom = calls.find(c => c.includes("libaom-av1"))!.join(" ");
+		expect(aom).toContain("-frames:v 6");
+		expect(aom).toContain("-aom-params:v tune-content=screen");
 		const av1 = calls.find(c => c.includes("libsvtav1"))!.join(" ");
 		expect(av1).toContain("-frames:v 15");
 		expect(av1).toContain(`-preset ${AV1_PRESET_DEFAULT}`);
@@ -126,7 +134,7 @@ describe("probeCapabilities", () => {
 		expect(caps.gpus).toEqual([
 			{ index: 0, name: "NVIDIA H100 80GB HBM3", memoryMiB: 81559, driver: "550.90.07" },
 		]);
-		expect(caps.encoders).toEqual(["libx264", "libsvtav1"]);
+		expect(caps.encoders).toEqual(["libx264", "libsvtav1", "libaom-av1"]);
 		expect(caps.encoder).toBe("libx264");
 		expect(caps.rejected.h264_nvenc).toBe(
 			"OpenEncodeSessionEx failed: unsupported device (2): (no details)",

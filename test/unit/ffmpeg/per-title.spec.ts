@@ -318,6 +318,44 @@ describe("decideLadder", () => {
 		expect(e.rungs[1]!.bitrate).toBe(e.rungs[0]!.bitrate);
 	});
 
+	it("a target every CRF beats: the encoder's CRF 63 and its own bits, not the line's extrapolation (constructed)", () => {
+		// x264: 1 Mb/s at 20 dB. libaom: CRF 48 at 24 dB, CRF 63 at 22 dB: the line meets 20 dB at
+		// CRF 78, which no encode can be given; CRF 63 is the closest, at its measured bits.
+		const db = (d: number) => 1 - 10 ** (-d / 10);
+		const p: ComplexityProbe = {
+			...probes.slides!,
+			samples: [{ width: 640, height: 360, bitrate: 1_000_000, ssim: db(20) }],
+			av1: {
+				encoder: "libaom-av1",
+				preset: 9,
+				screenContent: true,
+				elapsedMs: 1,
+				samples: [
+					{ width: 640, height: 360, bitrate: 500_000, ssim: db(24), crf: 48 },
+					{ width: 640, height: 360, bitrate: 400_000, ssim: db(22), crf: 63 },
+				],
+			},
+		};
+		const [pt] = av1OperatingPoints(p);
+		expect(pt).toMatchObject({ pixels: 640 * 360, crf: 63 });
+		expect(pt!.ratio).toBeCloseTo(0.4, 9);
+		// without a sample at 63 (CRFs 36 and 48): the line's bits at CRF 63, not at 78
+		const svt: ComplexityProbe = {
+			...p,
+			av1: {
+				...p.av1!,
+				encoder: "libsvtav1",
+				samples: [
+					{ width: 640, height: 360, bitrate: 500_000, ssim: db(26), crf: 33 },
+					{ width: 640, height: 360, bitrate: 400_000, ssim: db(24), crf: 48 },
+				],
+			},
+		};
+		const [line] = av1OperatingPoints(svt);
+		expect(line!.crf).toBe(63);
+		expect(line!.ratio).toBeCloseTo(Math.exp(Math.log(400_000) + Math.log(0.8)) / 1_000_000, 9);
+	});
+
 	it("per-title AV1 rungs without the probe's SVT-AV1 encodes: refused (the service falls back to fixed)", () => {
 		expect(() => decideLadder(HD, probes.slides!, { codecs: ["h264", "av1"] })).toThrow(
 			/AV1 rungs need the probe's SVT-AV1 encodes/,
@@ -457,6 +495,66 @@ describe("buildTranscodeArgs with per-title and AV1 rungs", () => {
 		]);
 		// the default preset is AV1_PRESET_DEFAULT
 		expect(args.join(" ")).toContain(`-c:v:4 libsvtav1 -preset:v:4 ${AV1_PRESET_DEFAULT}`);
+	});
+
+	it("a flat title probed with libaom-av1: its AV1 rungs are libaom's, constant quality, key frames by count", () => {
+		const flat: ComplexityProbe = {
+			...probes.animation!,
+			av1: { ...probes.animation!.av1!, screenContent: true, encoder: "libaom-av1" },
+		};
+		const { rungs, decision } = decideLadder(source(1920, 1080, true), flat, {
+			codecs: ["h264", "av1"],
+		});
+		const av1 = decision.rungs.filter(r => r.codec === "av1");
+		expect(av1.map(r => r.encoder)).toEqual(av1.map(() => "libaom-av1"));
+		expect(decision.rungs.filter(r => r.codec === "h264").some(r => r.encoder)).toBe(false);
+		expect(storedLadder(decision).rungs).toContainEqual(
+			expect.objectContaining({ codec: "av1", encoder: "libaom-av1", screenContent: true }),
+		);
+		const build = (src: SourceInfo, av1Encoder?: string) =>
+			buildTranscodeArgs({
+				input: "/in.mp4",
+				outDir: "/out",
+				source: src,
+				rungs,
+				av1Encoder,
+			});
+		const args = build(source(1920, 1080, true));
+		const line = args.join(" ");
+		for (const i of [4, 5, 6, 7]) {
+			expect(line).toContain(
+				`-c:v:${i} libaom-av1 -usage:v:${i} good -cpu-used:v:${i} 6 -row-mt:v:${i} 1 -lag-in-frames:v:${i} 19 -aom-params:v:${i} tune-content=screen`,
+			);
+			// constant quality at the probe's libaom CRF: no VBV cap (libaom refuses one without
+			// a bitrate), no SVT-AV1 settings
+			expect(line).toContain(`-crf:v:${i} ${av1[i - 4]!.crf} -b:v:${i} 0`);
+			expect(line).not.toContain(`-maxrate:v:${i}`);
+			expect(line).not.toContain(`-svtav1-params:v:${i}`);
+			// key frames by count (-g) only: a forced one makes libaom code two
+			expect(args).not.toContain(`-force_key_frames:v:${i}`);
+		}
+		// the H.264 rungs keep theirs, by time; no output-wide -force_key_frames
+		expect(args.filter(a => a.startsWith("-force_key_frames"))).toEqual([
+			"-force_key_frames:v:0",
+			"-force_key_frames:v:1",
+			"-force_key_frames:v:2",
+			"-force_key_frames:v:3",
+		]);
+		expect(line).toContain("-g 60 -keyint_min 60");
+		// a constant frame rate on libaom's branches (60 frames are 2 s), the source's elsewhere
+		const graph = args[args.indexOf("-filter_complex") + 1]!;
+		expect(graph).toContain("[s4]fps=30,scale=640:360");
+		expect(graph).toContain("[s0]scale=640:360");
+		// where the whole graph already has an fps filter, the branches need none of their own
+		const hd = source(1920, 1080, true);
+		const fast: SourceInfo = { ...hd, video: { ...hd.video!, fps: 120 } };
+		const capped = build(fast);
+		expect(capped[capped.indexOf("-filter_complex") + 1]).toMatch(/^\[0:0\]fps=60,split=8/);
+		expect(capped[capped.indexOf("-filter_complex") + 1]).toContain("[s4]scale=640:360");
+		// on a node whose AV1 rungs are NVENC's, the flat title's stay libaom's (their CRF is)
+		expect(build(source(1920, 1080, true), "av1_nvenc").join(" ")).toContain(
+			"-c:v:4 libaom-av1",
+		);
 	});
 
 	it("an H.264-only ladder keeps today's arguments", () => {
