@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { ConfigError } from "./errors";
-import { AV1_PRESET_DEFAULT } from "./ffmpeg/ladder";
+import { AV1_PRESET_DEFAULT, SCREEN_CONTENT_AV1_ENCODER } from "./ffmpeg/ladder";
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from "./net/client-address";
 
 export const ALL_SERVICES = [
@@ -118,9 +118,16 @@ export interface Config {
 	/**
 	 * The VOD ladder: LADDER (`per-title`, the default: bitrates from a complexity probe; or
 	 * `fixed`), LADDER_CODECS (`h264`, the default, or `h264,av1`: AV1 rungs beside the H.264
-	 * ones), AV1_PRESET (SVT-AV1 preset of the AV1 rungs, 0 slowest … 13 fastest; default 9).
+	 * ones), AV1_PRESET (SVT-AV1 preset of the AV1 rungs, 0 slowest … 13 fastest; default 9),
+	 * AV1_SCREEN_ENCODER (a flat title's AV1 rungs: `libaom-av1`, the default, where its test
+	 * encode passes, or `libsvtav1`: fewer savings, 2–3× less encode time on such titles).
 	 */
-	ladder: { mode: "per-title" | "fixed"; codecs: ("h264" | "av1")[]; av1Preset: number };
+	ladder: {
+		mode: "per-title" | "fixed";
+		codecs: ("h264" | "av1")[];
+		av1Preset: number;
+		screenEncoder: "libaom-av1" | "libsvtav1";
+	};
 	siweDomain: string;
 	chainRpcUrls: Record<string, string>;
 	adminAddresses: string[];
@@ -168,6 +175,14 @@ type Env = Record<string, string | undefined>;
 function str(env: Env, name: string, def: string): string {
 	const v = env[name];
 	return v === undefined || v === "" ? def : v;
+}
+
+/** One of `choices` (default `def`); anything else is refused with the list. */
+function oneOf<T extends string>(env: Env, name: string, def: T, choices: readonly T[]): T {
+	const v = str(env, name, def);
+	if (!(choices as readonly string[]).includes(v))
+		throw new ConfigError(name, `must be one of ${choices.join(", ")}, got '${v}'`);
+	return v as T;
 }
 
 function int(env: Env, name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -246,6 +261,10 @@ function ladderConfig(env: Env): Config["ladder"] {
 		mode,
 		codecs: [...new Set(codecs)] as ("h264" | "av1")[],
 		av1Preset: int(env, "AV1_PRESET", AV1_PRESET_DEFAULT, 0, 13),
+		screenEncoder: oneOf(env, "AV1_SCREEN_ENCODER", SCREEN_CONTENT_AV1_ENCODER, [
+			SCREEN_CONTENT_AV1_ENCODER,
+			"libsvtav1",
+		] as const),
 	};
 }
 

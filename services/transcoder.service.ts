@@ -601,7 +601,10 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 					av1: codecs.includes("av1")
 						? {
 								preset: config.ladder.av1Preset,
-								screenEncoder: screenContentEncoderOf(caps),
+								screenEncoder:
+									config.ladder.screenEncoder === "libsvtav1"
+										? "libsvtav1"
+										: screenContentEncoderOf(caps),
 							}
 						: null,
 					signal,

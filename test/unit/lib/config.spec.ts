@@ -63,10 +63,21 @@ describe("loadConfig", () => {
 			mode: "per-title",
 			codecs: ["h264"],
 			av1Preset: 9,
+			screenEncoder: "libaom-av1",
 		});
 		expect(
-			loadConfig({ LADDER: "fixed", LADDER_CODECS: "h264, av1", AV1_PRESET: "12" }).ladder,
-		).toEqual({ mode: "fixed", codecs: ["h264", "av1"], av1Preset: 12 });
+			loadConfig({
+				LADDER: "fixed",
+				LADDER_CODECS: "h264, av1",
+				AV1_PRESET: "12",
+				AV1_SCREEN_ENCODER: "libsvtav1",
+			}).ladder,
+		).toEqual({
+			mode: "fixed",
+			codecs: ["h264", "av1"],
+			av1Preset: 12,
+			screenEncoder: "libsvtav1",
+		});
 	});
 
 	it.each([
@@ -76,6 +87,7 @@ describe("loadConfig", () => {
 		["LADDER_CODECS", "", /LADDER_CODECS must include h264/],
 		["AV1_PRESET", "14", /AV1_PRESET must be between 0 and 13/],
 		["AV1_PRESET", "fast", /AV1_PRESET must be a whole number/],
+		["AV1_SCREEN_ENCODER", "rav1e", /AV1_SCREEN_ENCODER must be one of libaom-av1, libsvtav1/],
 	])("refuses %s=%j", (name, value, message) => {
 		expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
 		expect(() => loadConfig({ [name]: value })).toThrow(message);
