@@ -77,6 +77,15 @@ export function outputFps(source: SourceInfo, maxFps = 60): number {
 	return fps > maxFps ? maxFps : fps;
 }
 
+/**
+ * Frames in a GOP of `seconds` at `fps`: at least that long (rounded up), so two GOPs fill a 4 s
+ * segment, which the muxer cuts on the first key frame at or after 4 s (a 23.625 fps average
+ * rounded down to 47 frames made 3.98 s GOP pairs and 6 s segments).
+ */
+export function gopFrameCount(fps: number, seconds = 2): number {
+	return Math.max(1, Math.ceil(seconds * fps - 1e-6));
+}
+
 /** Codecs NVDEC decodes (8-bit 4:2:0 on every NVDEC generation since Maxwell 2). */
 const NVDEC_CODECS = ["h264", "hevc", "vp8", "vp9", "av1", "mpeg1video", "mpeg2video", "vc1"];
 
@@ -156,7 +165,7 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	const segmentSeconds = opts.segmentSeconds ?? 4;
 	const gopSeconds = opts.gopSeconds ?? 2;
 	const fps = outputFps(opts.source, opts.maxFps ?? 60);
-	const gopFrames = Math.max(1, Math.round(gopSeconds * fps));
+	const gopFrames = gopFrameCount(fps, gopSeconds);
 	const threads = opts.threads;
 	const outDir = resolve(opts.outDir);
 	const file = (name: string): string => `file:${join(outDir, name)}`;
@@ -165,7 +174,10 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	const pre: string[] = [];
 	// Only frames flagged interlaced are touched; one frame out per frame in.
 	if (video.interlaced) pre.push("bwdif=mode=send_frame:deint=interlaced");
-	if (fps !== video.fps) pre.push(`fps=${fps}`);
+	// With AV1 rungs every stream keys by frame count (see the GOP below), so the frames must be
+	// evenly timed: a constant rate for the whole graph, whatever the source's timing.
+	const mixed = rungs.some(r => r.codec === "av1");
+	if (fps !== video.fps || mixed) pre.push(`fps=${fps}`);
 	const branches = rungs.length + (opts.thumbnail ? 1 : 0) + (opts.storyboard ? 1 : 0);
 	const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`);
 	const graph: string[] = [
@@ -175,7 +187,6 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	// An AV1 rung that names its encoder (a flat title's libaom-av1) keeps it: its CRF is that
 	// encoder's, as the probe measured it.
 	const encoderOf = (r: VideoRung) => (r.codec === "av1" ? (r.encoder ?? av1Encoder) : encoder);
-	const aom = (r: VideoRung) => encoderOf(r) === SCREEN_CONTENT_AV1_ENCODER;
 	rungs.forEach((r, i) => {
 		// An AV1 rung for a CPU encoder on the GPU path: scaled there, then brought down.
 		if (gpuFrames && !encoderOf(r).endsWith("_nvenc"))
@@ -187,12 +198,6 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		else if (gpuFrames) graph.push(`[s${i}]scale_cuda=${r.width}:${r.height},setsar=1[v${i}]`);
 		// setsar=1: even rounding of the size must not leave a 1:1.001 pixel aspect behind;
 		// yuv420p: High profile, and what every player decodes (10-bit or 4:2:2 sources included).
-		// libaom keeps its GOP by frame count, not forced by time (see `screenContentAomArgs`):
-		// constant frame rate on its branch, so 60 frames are 2 s whatever the source's timing.
-		else if (aom(r) && !pre.some(f => f.startsWith("fps=")))
-			graph.push(
-				`[s${i}]fps=${fps},scale=${r.width}:${r.height},setsar=1,format=yuv420p[v${i}]`,
-			);
 		else graph.push(`[s${i}]scale=${r.width}:${r.height},setsar=1,format=yuv420p[v${i}]`);
 	});
 	let next = rungs.length;
@@ -252,7 +257,6 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	if (audio) args.push("-map", `0:${opts.source.audio!.index}`);
 	// -profile:v high is a ceiling for x264, not a floor: ultrafast (no CABAC, no B-frames) still
 	// comes out Constrained Baseline, which is why CODECS is read back from the init segments.
-	const mixed = rungs.some(r => r.codec === "av1");
 	if (!mixed && nvenc) {
 		// NVENC presets are p1–p7 (the x264 name is mapped); VBR takes the same per-rung targets.
 		args.push("-c:v", encoder, "-profile:v", "high", "-preset:v", nvencPreset(opts.preset));
@@ -284,7 +288,7 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 		// An AV1 rung takes its CRF with SVT-AV1 only (AV1 NVENC has no CRF: its VBR target).
 		// libaom takes no VBV cap without a bitrate, and with one (constrained quality) it spends
 		// more: constant quality, its peaks measured into BANDWIDTH like every rung's.
-		if (r.crf !== undefined && aom(r)) {
+		if (r.crf !== undefined && encoderOf(r) === SCREEN_CONTENT_AV1_ENCODER) {
 			args.push(`-crf:v:${i}`, String(r.crf), `-b:v:${i}`, "0");
 			return;
 		}
@@ -312,14 +316,12 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	// -g, the same cadence as the H.264 rungs; AV1 NVENC takes the options above per stream.
 	if (mixed && av1Encoder === "av1_nvenc" && !nvenc)
 		args.push("-no-scenecut", "1", "-forced-idr", "1");
-	// Keyframes by time too, so variable-frame-rate sources stay aligned on 2 s boundaries; not
-	// for libaom's streams (a forced key frame there makes two, see `screenContentAomArgs`).
-	const forced = `expr:gte(t,n_forced*${gopSeconds})`;
-	if (rungs.some(aom))
-		rungs.forEach((r, i) => {
-			if (!aom(r)) args.push(`-force_key_frames:v:${i}`, forced);
-		});
-	else args.push("-force_key_frames", forced);
+	// H.264 alone: key frames by time too, so variable-frame-rate sources stay aligned on 2 s
+	// boundaries. With AV1 rungs, by frame count only, on the constant rate set above: ffmpeg
+	// 5.1's SVT-AV1 ignores forced key frames (at 29.97 fps its keys, every 60 frames, drifted a
+	// frame from x264's forced ones every 17 GOPs), and libaom 3.6 codes a forced key frame twice
+	// (see `screenContentAomArgs`). Every rendition then keys on the same frames.
+	if (!mixed) args.push("-force_key_frames", `expr:gte(t,n_forced*${gopSeconds})`);
 	if (audio) {
 		args.push(
 			"-c:a",

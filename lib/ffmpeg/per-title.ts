@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 import { DomainError, MediaError } from "../errors";
-import { outputFps } from "./args";
+import { gopFrameCount, outputFps } from "./args";
 import {
 	AV1_PRESET_DEFAULT,
 	buildLadder,
@@ -641,7 +641,7 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 	const crf = opts.crf ?? 18;
 	const preset = opts.preset ?? "veryfast";
 	const fps = outputFps(opts.source, opts.maxFps ?? 60);
-	const gop = Math.max(1, Math.round(2 * fps));
+	const gop = gopFrameCount(fps);
 	const ladder = buildLadder(opts.source, { audio: false }).filter(isVideoRung);
 	const portrait = video.height > video.width;
 	const short = Math.min(video.width, video.height);

@@ -99,6 +99,8 @@ describe("buildTranscodeArgs", () => {
 		[24, "48"],
 		[60, "120"],
 		[120, "120"],
+		// an odd average (a variable-frame-rate source): rounded up, so two GOPs fill 4 s
+		[23.625, "48"],
 	])("fixes a 2 s GOP at %d fps (-g %s)", (fps, g) => {
 		const args = build({}, source({ fps }));
 		expect(after(args, "-g")).toBe(g);

@@ -530,27 +530,23 @@ describe("buildTranscodeArgs with per-title and AV1 rungs", () => {
 			expect(line).toContain(`-crf:v:${i} ${av1[i - 4]!.crf} -b:v:${i} 0`);
 			expect(line).not.toContain(`-maxrate:v:${i}`);
 			expect(line).not.toContain(`-svtav1-params:v:${i}`);
-			// key frames by count (-g) only: a forced one makes libaom code two
-			expect(args).not.toContain(`-force_key_frames:v:${i}`);
 		}
-		// the H.264 rungs keep theirs, by time; no output-wide -force_key_frames
-		expect(args.filter(a => a.startsWith("-force_key_frames"))).toEqual([
-			"-force_key_frames:v:0",
-			"-force_key_frames:v:1",
-			"-force_key_frames:v:2",
-			"-force_key_frames:v:3",
-		]);
+		// with AV1 rungs every stream keys by frame count (SVT-AV1 ignores forced key frames,
+		// libaom codes them twice) on a constant frame rate for the whole graph
+		expect(args.filter(a => a.startsWith("-force_key_frames"))).toEqual([]);
 		expect(line).toContain("-g 60 -keyint_min 60");
-		// a constant frame rate on libaom's branches (60 frames are 2 s), the source's elsewhere
 		const graph = args[args.indexOf("-filter_complex") + 1]!;
-		expect(graph).toContain("[s4]fps=30,scale=640:360");
-		expect(graph).toContain("[s0]scale=640:360");
-		// where the whole graph already has an fps filter, the branches need none of their own
-		const hd = source(1920, 1080, true);
-		const fast: SourceInfo = { ...hd, video: { ...hd.video!, fps: 120 } };
-		const capped = build(fast);
-		expect(capped[capped.indexOf("-filter_complex") + 1]).toMatch(/^\[0:0\]fps=60,split=8/);
-		expect(capped[capped.indexOf("-filter_complex") + 1]).toContain("[s4]scale=640:360");
+		expect(graph).toMatch(/^\[0:0\]fps=30,split=8/);
+		expect(graph).toContain("[s4]scale=640:360");
+		// an H.264-only ladder keeps its key frames by time and the source's timing
+		const h264Only = buildTranscodeArgs({
+			input: "/in.mp4",
+			outDir: "/out",
+			source: source(1920, 1080, true),
+			rungs: rungs.filter(r => r.kind === "audio" || r.codec !== "av1"),
+		});
+		expect(h264Only[h264Only.indexOf("-force_key_frames") + 1]).toBe("expr:gte(t,n_forced*2)");
+		expect(h264Only[h264Only.indexOf("-filter_complex") + 1]).toMatch(/^\[0:0\]split=4/);
 		// on a node whose AV1 rungs are NVENC's, the flat title's stay libaom's (their CRF is)
 		expect(build(source(1920, 1080, true), "av1_nvenc").join(" ")).toContain(
 			"-c:v:4 libaom-av1",
