@@ -35,13 +35,15 @@ export const SCREEN_CONTENT_AV1_ENCODER = "libaom-av1";
 
 /**
  * libaom-av1's settings for a flat title, for the output stream `stream` (":v:3"; default ":v").
- * - `good` usage at `cpu-used` 6, the fastest of that usage (the `realtime` usage gave up most of
- *   the savings: −18 % at CRF 63 where `good` gave −49 %).
+ * - `good` usage at `cpu-used` 6, the fastest of that usage (the `realtime` usage, cpu-used 8,
+ *   gave up most of the savings: −18 % at CRF 60 and under x264's SSIM, where `good` without
+ *   look-ahead gave −49 % at CRF 63 and above it).
  * - 19 frames of look-ahead: lag 0 floored at 14.4 KB (SSIM 0.99996, more than needed), lag 4
  *   about 12.1 KB and lag 19 11.4 KB at x264's SSIM; the default (35) spans GOPs and cost 16.4 KB.
  * The rate is the caller's: a CRF rung is constant quality (`-b 0`, see `buildTranscodeArgs`).
- * No `-force_key_frames` for these streams either: with a forced key frame libaom 3.6 under
- * ffmpeg 5.1 codes the next frame as a key frame too, a second picture per GOP.
+ * Key frames by count, never forced (no ladder with AV1 rungs forces any, see
+ * `buildTranscodeArgs`): with a forced key frame libaom 3.6 under ffmpeg 5.1 codes the next frame
+ * as a key frame too, a second picture per GOP.
  */
 export function screenContentAomArgs(stream = ":v"): string[] {
 	return [
