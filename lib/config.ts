@@ -7,7 +7,11 @@ import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { ConfigError } from "./errors";
-import { AV1_PRESET_DEFAULT, SCREEN_CONTENT_AV1_ENCODER } from "./ffmpeg/ladder";
+import {
+	AV1_PRESET_DEFAULT,
+	SCREEN_CONTENT_AV1_ENCODER,
+	type ScreenContentAv1Encoder,
+} from "./ffmpeg/ladder";
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from "./net/client-address";
 
 export const ALL_SERVICES = [
@@ -126,7 +130,7 @@ export interface Config {
 		mode: "per-title" | "fixed";
 		codecs: ("h264" | "av1")[];
 		av1Preset: number;
-		screenEncoder: "libaom-av1" | "libsvtav1";
+		screenEncoder: ScreenContentAv1Encoder;
 	};
 	siweDomain: string;
 	chainRpcUrls: Record<string, string>;
@@ -261,10 +265,12 @@ function ladderConfig(env: Env): Config["ladder"] {
 		mode,
 		codecs: [...new Set(codecs)] as ("h264" | "av1")[],
 		av1Preset: int(env, "AV1_PRESET", AV1_PRESET_DEFAULT, 0, 13),
-		screenEncoder: oneOf(env, "AV1_SCREEN_ENCODER", SCREEN_CONTENT_AV1_ENCODER, [
+		screenEncoder: oneOf<ScreenContentAv1Encoder>(
+			env,
+			"AV1_SCREEN_ENCODER",
 			SCREEN_CONTENT_AV1_ENCODER,
-			"libsvtav1",
-		] as const),
+			[SCREEN_CONTENT_AV1_ENCODER, "libsvtav1"],
+		),
 	};
 }
 
@@ -489,8 +495,7 @@ function ed25519Pem(env: Env, name: string, kind: "public" | "private"): string 
 
 /** TRANSCODER_PRESET: an x264 preset name (NVENC maps it to a p-preset). */
 function preset(env: Env): string {
-	const v = str(env, "TRANSCODER_PRESET", "veryfast");
-	const known = [
+	return oneOf(env, "TRANSCODER_PRESET", "veryfast", [
 		"ultrafast",
 		"superfast",
 		"veryfast",
@@ -500,13 +505,7 @@ function preset(env: Env): string {
 		"slow",
 		"slower",
 		"veryslow",
-	];
-	if (!known.includes(v))
-		throw new ConfigError(
-			"TRANSCODER_PRESET",
-			`must be one of ${known.join(", ")}, got '${v}'`,
-		);
-	return v;
+	]);
 }
 
 /** Reads the environment into a typed Config; throws ConfigError naming the bad variable. */

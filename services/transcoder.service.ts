@@ -601,10 +601,10 @@ const TranscoderService: ServiceSchema<TranscoderSettings> = {
 					av1: codecs.includes("av1")
 						? {
 								preset: config.ladder.av1Preset,
-								screenEncoder:
-									config.ladder.screenEncoder === "libsvtav1"
-										? "libsvtav1"
-										: screenContentEncoderOf(caps),
+								screenEncoder: screenContentEncoderOf(
+									caps,
+									config.ladder.screenEncoder,
+								),
 							}
 						: null,
 					signal,

@@ -2,7 +2,11 @@
  * Hardware encoders: which ones the probe tries, the test-encode command for each, and which
  * encoder (with GPU decode and scaling or not) a node's ladder uses. Pure.
  */
-import { SCREEN_CONTENT_AV1_ENCODER, screenContentAomArgs } from "../ffmpeg/ladder";
+import {
+	SCREEN_CONTENT_AV1_ENCODER,
+	screenContentAomArgs,
+	type ScreenContentAv1Encoder,
+} from "../ffmpeg/ladder";
 import type { TranscoderCapabilities } from "./types";
 
 /** The hardware encoders the probe tries, best first for the H.264 ladder. */
@@ -48,13 +52,16 @@ export function av1EncoderOf(caps: Pick<TranscoderCapabilities, "encoders">): st
 }
 
 /**
- * The encoder of a flat title's AV1 rungs: libaom-av1 where its test encode passed (or on a node
- * that published no probe), else SVT-AV1 with its screen-content settings.
+ * The encoder of a flat title's AV1 rungs: the operator's choice (AV1_SCREEN_ENCODER, default
+ * libaom-av1), libaom-av1 only where its test encode passed (or on a node that published no
+ * probe), else SVT-AV1 with its screen-content settings.
  */
 export function screenContentEncoderOf(
 	caps: Pick<TranscoderCapabilities, "encoders" | "probedAt">,
-): "libsvtav1" | typeof SCREEN_CONTENT_AV1_ENCODER {
-	return !caps.probedAt || caps.encoders.includes(SCREEN_CONTENT_AV1_ENCODER)
+	wanted: ScreenContentAv1Encoder = SCREEN_CONTENT_AV1_ENCODER,
+): ScreenContentAv1Encoder {
+	return wanted === SCREEN_CONTENT_AV1_ENCODER &&
+		(!caps.probedAt || caps.encoders.includes(SCREEN_CONTENT_AV1_ENCODER))
 		? SCREEN_CONTENT_AV1_ENCODER
 		: SOFTWARE_AV1_ENCODER;
 }

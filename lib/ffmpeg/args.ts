@@ -17,7 +17,7 @@ import {
 	type Rung,
 	type VideoRung,
 } from "./ladder";
-import { inputSafetyArgs, type SourceInfo } from "./probe";
+import { inputSafetyArgs, type SourceInfo, type VideoInfo } from "./probe";
 
 /** Names of what the ffmpeg process (and then the pipeline) writes into the output folder. */
 export const OUTPUT_FILES = {
@@ -84,6 +84,20 @@ export function outputFps(source: SourceInfo, maxFps = 60): number {
  */
 export function gopFrameCount(fps: number, seconds = 2): number {
 	return Math.max(1, Math.ceil(seconds * fps - 1e-6));
+}
+
+/**
+ * The filters ahead of a graph's `split`: deinterlacing (only frames flagged interlaced are
+ * touched; one frame out per frame in) and the output rate where it differs from the source's,
+ * or always with `constantRate`: a ladder with AV1 rungs keys every stream by frame count, so its
+ * frames must be evenly timed whatever the source's timing (the probe's encodes of such a title
+ * take the same frames).
+ */
+export function frameFilters(video: VideoInfo, fps: number, constantRate = false): string[] {
+	const pre: string[] = [];
+	if (video.interlaced) pre.push("bwdif=mode=send_frame:deint=interlaced");
+	if (fps !== video.fps || constantRate) pre.push(`fps=${fps}`);
+	return pre;
 }
 
 /** Codecs NVDEC decodes (8-bit 4:2:0 on every NVDEC generation since Maxwell 2). */
@@ -171,13 +185,9 @@ export function buildTranscodeArgs(opts: TranscodeArgsOptions): string[] {
 	const file = (name: string): string => `file:${join(outDir, name)}`;
 
 	// --- the filter graph: one decode, one split ---
-	const pre: string[] = [];
-	// Only frames flagged interlaced are touched; one frame out per frame in.
-	if (video.interlaced) pre.push("bwdif=mode=send_frame:deint=interlaced");
-	// With AV1 rungs every stream keys by frame count (see the GOP below), so the frames must be
-	// evenly timed: a constant rate for the whole graph, whatever the source's timing.
+	// With AV1 rungs every stream keys by frame count (see the GOP below).
 	const mixed = rungs.some(r => r.codec === "av1");
-	if (fps !== video.fps || mixed) pre.push(`fps=${fps}`);
+	const pre = frameFilters(video, fps, mixed);
 	const branches = rungs.length + (opts.thumbnail ? 1 : 0) + (opts.storyboard ? 1 : 0);
 	const labels = Array.from({ length: branches }, (_, i) => `[s${i}]`);
 	const graph: string[] = [

@@ -33,6 +33,9 @@ export const SCREEN_CONTENT_SVT_PARAMS = "scm=1:pred-struct=1:enable-cdef=0";
  */
 export const SCREEN_CONTENT_AV1_ENCODER = "libaom-av1";
 
+/** The software AV1 encoders a flat title's rungs may take (AV1_SCREEN_ENCODER). */
+export type ScreenContentAv1Encoder = "libsvtav1" | typeof SCREEN_CONTENT_AV1_ENCODER;
+
 /**
  * libaom-av1's settings for a flat title, for the output stream `stream` (":v:3"; default ":v").
  * - `good` usage at `cpu-used` 6, the fastest of that usage (the `realtime` usage, cpu-used 8,

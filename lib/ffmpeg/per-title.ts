@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 import { DomainError, MediaError } from "../errors";
-import { gopFrameCount, outputFps } from "./args";
+import { frameFilters, gopFrameCount, outputFps } from "./args";
 import {
 	AV1_PRESET_DEFAULT,
 	buildLadder,
@@ -25,6 +25,7 @@ import {
 	SCREEN_CONTENT_SVT_PARAMS,
 	screenContentAomArgs,
 	type Rung,
+	type ScreenContentAv1Encoder,
 	type VideoRung,
 } from "./ladder";
 import { runProcess, type FfmpegLogger } from "./process";
@@ -59,7 +60,7 @@ export interface Av1Probe {
 	 * SVT-AV1, or for a flat title libaom-av1 where ffmpeg has it (`SCREEN_CONTENT_AV1_ENCODER`):
 	 * the AV1 rungs' CRFs are this encoder's.
 	 */
-	encoder: "libsvtav1" | typeof SCREEN_CONTENT_AV1_ENCODER;
+	encoder: ScreenContentAv1Encoder;
 	/** SVT-AV1 preset (AV1_PRESET: the rungs' own; not used by libaom-av1). */
 	preset: number;
 	/**
@@ -555,7 +556,7 @@ export interface ComplexityProbeOptions {
 		 * A flat title's AV1 encoder (default `SCREEN_CONTENT_AV1_ENCODER`, libaom-av1; "libsvtav1"
 		 * where ffmpeg lacks it): its spans are encoded with it, at CRFs 48 and 63.
 		 */
-		screenEncoder?: "libsvtav1" | typeof SCREEN_CONTENT_AV1_ENCODER;
+		screenEncoder?: ScreenContentAv1Encoder;
 	} | null;
 }
 
@@ -698,10 +699,10 @@ export async function runComplexityProbe(opts: ComplexityProbeOptions): Promise<
 	let seconds = 0;
 	let screenContent = false;
 	// SVT-AV1, or libaom-av1 once the title is found flat (see SCREEN_CONTENT_AV1_ENCODER).
-	let av1Encoder: NonNullable<Av1Probe["encoder"]> = "libsvtav1";
+	let av1Encoder: ScreenContentAv1Encoder = "libsvtav1";
 	const input = `file:${resolve(opts.input)}`;
-	const pre = [...(video.interlaced ? ["bwdif=mode=send_frame:deint=interlaced"] : [])];
-	if (fps !== video.fps) pre.push(`fps=${fps}`);
+	// The transcode's frames: with AV1 rungs at a constant rate, as the ladder keys them by count.
+	const pre = frameFilters(video, fps, !!opts.av1);
 	const head = (extra: string[] = []) => [
 		"-hide_banner",
 		"-nostdin",

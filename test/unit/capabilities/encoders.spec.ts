@@ -8,6 +8,7 @@ import {
 	chooseEncoder,
 	hasVerifiedHardwareEncoder,
 } from "../../../lib/capabilities";
+import { screenContentEncoderOf } from "../../../lib/capabilities/encoders";
 import {
 	buildLadder,
 	buildTranscodeArgs,
@@ -88,6 +89,20 @@ describe("buildTestEncodeArgs", () => {
 		expect(a.join(" ")).toContain(
 			"-frames:v 60 -pix_fmt yuv420p -c:v libx264 -preset faster -threads 1",
 		);
+	});
+});
+
+describe("screenContentEncoderOf", () => {
+	it("libaom-av1 where its test encode passed or nothing was probed, and only when wanted", () => {
+		const passed = { encoders: ["libx264", "libsvtav1", "libaom-av1"], probedAt: 1 };
+		const failed = { encoders: ["libx264", "libsvtav1"], probedAt: 1 };
+		const unprobed = { encoders: [], probedAt: 0 };
+		expect(screenContentEncoderOf(passed)).toBe("libaom-av1");
+		expect(screenContentEncoderOf(unprobed)).toBe("libaom-av1");
+		expect(screenContentEncoderOf(failed)).toBe("libsvtav1");
+		// AV1_SCREEN_ENCODER=libsvtav1: SVT-AV1 even where libaom works
+		expect(screenContentEncoderOf(passed, "libsvtav1")).toBe("libsvtav1");
+		expect(screenContentEncoderOf(unprobed, "libsvtav1")).toBe("libsvtav1");
 	});
 });
 

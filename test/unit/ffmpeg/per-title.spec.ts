@@ -32,6 +32,38 @@ function source(w: number, h: number, audio = false): SourceInfo {
 }
 const HD = source(1920, 1080);
 
+/** The SSIM of `d` dB (the inverse of ssimDb). */
+const ssimOfDb = (d: number) => 1 - 10 ** (-d / 10);
+
+/**
+ * A constructed probe at 360p: x264 at `x264` (bits/s, SSIM) and AV1 samples of `encoder`, each
+ * [bits/s, SSIM dB, CRF].
+ */
+function probe360(
+	x264: { bitrate: number; ssim: number },
+	encoder: "libsvtav1" | "libaom-av1",
+	samples: [number, number, number][],
+	over: { preset?: number; screenContent?: boolean } = {},
+): ComplexityProbe {
+	return {
+		...probes.slides!,
+		samples: [{ width: 640, height: 360, ...x264 }],
+		av1: {
+			encoder,
+			preset: over.preset ?? 10,
+			screenContent: over.screenContent ?? false,
+			elapsedMs: 1,
+			samples: samples.map(([bitrate, db, crf]) => ({
+				width: 640,
+				height: 360,
+				bitrate,
+				ssim: ssimOfDb(db),
+				crf,
+			})),
+		},
+	};
+}
+
 describe("decideLadder", () => {
 	it("fixed mode: today's ladder, nothing predicted", () => {
 		const { rungs, decision } = decideLadder(HD, null, { mode: "fixed" });
@@ -254,21 +286,10 @@ describe("decideLadder", () => {
 	it("reads the AV1 operating point between the two CRFs around x264's SSIM (constructed)", () => {
 		// x264: 1 Mb/s at SSIM 0.99 (20 dB). SVT-AV1: CRF 30 at 19 dB, CRF 40 at 21 dB → the
 		// midpoint in dB: CRF 35 and the geometric mean of their bitrates.
-		const db = (d: number) => 1 - 10 ** (-d / 10);
-		const p: ComplexityProbe = {
-			...probes.slides!,
-			samples: [{ width: 640, height: 360, bitrate: 1_000_000, ssim: 0.99 }],
-			av1: {
-				encoder: "libsvtav1",
-				preset: 10,
-				screenContent: false,
-				elapsedMs: 1,
-				samples: [
-					{ width: 640, height: 360, bitrate: 400_000, ssim: db(19), crf: 40 },
-					{ width: 640, height: 360, bitrate: 900_000, ssim: db(21), crf: 30 },
-				],
-			},
-		};
+		const p = probe360({ bitrate: 1_000_000, ssim: 0.99 }, "libsvtav1", [
+			[400_000, 19, 40],
+			[900_000, 21, 30],
+		]);
 		expect(ssimDb(0.99)).toBeCloseTo(20, 9);
 		const [pt] = av1OperatingPoints(p);
 		expect(pt!.crf).toBe(35);
@@ -286,7 +307,7 @@ describe("decideLadder", () => {
 			...p,
 			av1: {
 				...p.av1!,
-				x264: [{ width: 640, height: 360, bitrate: 500_000, ssim: db(17), crf: 27 }],
+				x264: [{ width: 640, height: 360, bitrate: 500_000, ssim: ssimOfDb(17), crf: 27 }],
 			},
 		};
 		const [half] = av1OperatingPoints(own, 0.5);
@@ -321,39 +342,33 @@ describe("decideLadder", () => {
 	it("a target every CRF beats: the encoder's CRF 63 and its own bits, not the line's extrapolation (constructed)", () => {
 		// x264: 1 Mb/s at 20 dB. libaom: CRF 48 at 24 dB, CRF 63 at 22 dB: the line meets 20 dB at
 		// CRF 78, which no encode can be given; CRF 63 is the closest, at its measured bits.
-		const db = (d: number) => 1 - 10 ** (-d / 10);
-		const p: ComplexityProbe = {
-			...probes.slides!,
-			samples: [{ width: 640, height: 360, bitrate: 1_000_000, ssim: db(20) }],
-			av1: {
-				encoder: "libaom-av1",
-				preset: 9,
-				screenContent: true,
-				elapsedMs: 1,
-				samples: [
-					{ width: 640, height: 360, bitrate: 500_000, ssim: db(24), crf: 48 },
-					{ width: 640, height: 360, bitrate: 400_000, ssim: db(22), crf: 63 },
-				],
-			},
-		};
+		const x264 = { bitrate: 1_000_000, ssim: ssimOfDb(20) };
+		const p = probe360(
+			x264,
+			"libaom-av1",
+			[
+				[500_000, 24, 48],
+				[400_000, 22, 63],
+			],
+			{ preset: 9, screenContent: true },
+		);
 		const [pt] = av1OperatingPoints(p);
 		expect(pt).toMatchObject({ pixels: 640 * 360, crf: 63 });
 		expect(pt!.ratio).toBeCloseTo(0.4, 9);
 		// without a sample at 63 (CRFs 36 and 48): the line's bits at CRF 63, not at 78
-		const svt: ComplexityProbe = {
-			...p,
-			av1: {
-				...p.av1!,
-				encoder: "libsvtav1",
-				samples: [
-					{ width: 640, height: 360, bitrate: 500_000, ssim: db(26), crf: 33 },
-					{ width: 640, height: 360, bitrate: 400_000, ssim: db(24), crf: 48 },
-				],
-			},
-		};
+		const svt = probe360(
+			x264,
+			"libsvtav1",
+			[
+				[500_000, 26, 33],
+				[400_000, 24, 48],
+			],
+			{ preset: 9, screenContent: true },
+		);
 		const [line] = av1OperatingPoints(svt);
 		expect(line!.crf).toBe(63);
-		expect(line!.ratio).toBeCloseTo(Math.exp(Math.log(400_000) + Math.log(0.8)) / 1_000_000, 9);
+		// one CRF step (15) past 48 on the line: 400 kb/s × 400/500
+		expect(line!.ratio).toBeCloseTo((400_000 * 0.8) / 1_000_000, 9);
 	});
 
 	it("per-title AV1 rungs without the probe's SVT-AV1 encodes: refused (the service falls back to fixed)", () => {
