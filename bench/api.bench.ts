@@ -7,6 +7,9 @@
  *   both embedded (one process) and over NATS (gateway and action/metadata in two processes);
  *   (c) the shipped deploy/nginx.conf with its anonymous micro-cache in front of (b) on one hot
  *       URL, against nginx serving the same JSON as a static file.
+ *   the floor: (a) with the read path's required pieces added one at a time and nothing of ours
+ *       (the SQLite lookup by id, Moleculer's cacher, moleculer-web's ETag, Moleculer's metrics:
+ *       bench/bare-gateway.ts LAYERS), embedded, each against (a);
  * Then a CPU profile (`--cpu-prof`) of (b) embedded: its top 10 self-time functions.
  * Goals: (b) ≥ 0.5 × (a) embedded, ≥ 0.35 × (a) over NATS; (c) ≥ 0.8 × static nginx.
  * BENCH_DURATION (s, default 5), BENCH_VIDEOS (default 300000), BENCH_NATS.
@@ -50,6 +53,20 @@ async function load(base: string, pathOf: () => string, duration = DURATION): Pr
 }
 
 const uniqueVideo = () => `/api/v1/videos/seed-${nextId++}`;
+
+/** The floor rows: what the issue asks for, added to the bare gateway one piece at a time. */
+const FLOOR_LAYERS = [
+	"lookup",
+	"lookup,cacher",
+	"lookup,cacher,etag",
+	"lookup,cacher,etag,metrics",
+];
+const FLOOR_NAMES: Record<string, string> = {
+	lookup: "+ the SQLite lookup by id",
+	cacher: "+ Moleculer's cacher (every lookup a miss)",
+	etag: "+ moleculer-web's ETag",
+	metrics: "+ Moleculer's metrics",
+};
 
 function startBare(env: Record<string, string>, bodyFile: string): ChildProcess {
 	return spawn(process.execPath, [TSX, "bench/bare-gateway.ts"], {
@@ -136,6 +153,28 @@ async function main() {
 		await load(gw, uniqueVideo, 1);
 		const aEmb = await load(bareUrl, () => `/v/seed-${nextId}`);
 		const bEmb = await load(gw, uniqueVideo);
+
+		// The floor: the bare gateway with what the issue asks the read path to do added one at a
+		// time (bench/bare-gateway.ts LAYERS), none of StreamGate's code around it. Its ids cycle
+		// through the library apart from (b)'s: the 300-answer cacher never holds one again.
+		let floorId = 0;
+		const floor: { layers: string; rps: number }[] = [];
+		for (const layers of FLOOR_LAYERS) {
+			const fport = await freePort();
+			const proc = startBare(
+				{ ROLE: "all", PORT: String(fport), LAYERS: layers, DATA_DIR: dataDir },
+				bodyFile,
+			);
+			const furl = `http://127.0.0.1:${fport}`;
+			await waitFor(`${furl}/v/seed-0`, 120_000);
+			const next = () => `/v/seed-${floorId++ % VIDEOS}`;
+			await load(furl, next, 1);
+			floor.push({ layers, rps: await load(furl, next) });
+			await stop(proc);
+		}
+		// (a) again: the floor's rows are set against both runs of it (the host drifts).
+		const aEmbAfter = await load(bareUrl, () => `/v/seed-${nextId}`);
+		const aFloor = (aEmb + aEmbAfter) / 2;
 
 		// (c) nginx with the shipped config in front of the embedded gateway, one hot URL
 		const edge = await startNginx({
@@ -230,6 +269,15 @@ async function main() {
 		console.log(
 			`           (b) GET /api/v1/videos/:id, cold ${fmt(bEmb)} req/s   (b)/(a) ${ratio(bEmb, aEmb)} (goal ≥ 0.5)`,
 		);
+		console.log(
+			`           the floor: (a) with what the issue asks of the read path, nothing of ours around it (against (a) before and after: ${fmt(aEmb)}, ${fmt(aEmbAfter)} req/s)`,
+		);
+		for (const f of floor) {
+			const added = f.layers.split(",").at(-1)!;
+			console.log(
+				`             ${FLOOR_NAMES[added]!.padEnd(44)} ${fmt(f.rps).padStart(7)} req/s   /(a) ${ratio(f.rps, aFloor)}`,
+			);
+		}
 		console.log(`over NATS  (a) bare moleculer-web ${fmt(aNats)} req/s`);
 		console.log(
 			`           (b) GET /api/v1/videos/:id, cold ${fmt(bNats)} req/s   (b)/(a) ${ratio(bNats, aNats)} (goal ≥ 0.35)`,
