@@ -10,29 +10,23 @@ import os from "node:os";
 import path from "node:path";
 import { seedVideo, seedVideos } from "../../../lib/db/seed";
 import { openDatabase } from "../../../lib/db/sqlite";
-import { freePort } from "../../helpers/cluster";
+import { freePort, REPO_ROOT, waitForHttp } from "../../helpers/cluster";
 import { waitForExit } from "../../helpers/servers";
 
-const ROOT = path.resolve(__dirname, "../../..");
+/** Every gateway a test started, stopped after the suite (even one that never answered). */
+const started: ChildProcess[] = [];
 
 async function startBare(env: Record<string, string>) {
 	const port = await freePort();
 	const proc = spawn(process.execPath, [require.resolve("tsx/cli"), "bench/bare-gateway.ts"], {
-		cwd: ROOT,
+		cwd: REPO_ROOT,
 		env: { ...process.env, ROLE: "all", PORT: String(port), ...env },
 		stdio: ["ignore", "inherit", "inherit"],
 	});
+	started.push(proc);
 	const base = `http://127.0.0.1:${port}`;
-	for (let i = 0; ; i++) {
-		const ok = await fetch(`${base}/v/seed-0`).then(
-			r => r.ok,
-			() => false,
-		);
-		if (ok) break;
-		if (i > 300 || proc.exitCode !== null) throw new Error("the bare gateway did not start");
-		await new Promise(r => setTimeout(r, 100));
-	}
-	return { base, proc };
+	await waitForHttp(`${base}/v/seed-0`);
+	return { base };
 }
 
 async function stopBare(proc: ChildProcess) {
@@ -44,7 +38,6 @@ async function stopBare(proc: ChildProcess) {
 describe("bench:api's bare gateway and its floor layers", () => {
 	let dir: string;
 	let bodyFile: string;
-	const started: ChildProcess[] = [];
 
 	beforeAll(() => {
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-bench-floor-"));
@@ -64,7 +57,6 @@ describe("bench:api's bare gateway and its floor layers", () => {
 
 	it("answers its fixed JSON for any id without layers", async () => {
 		const bare = await startBare({ BODY_FILE: bodyFile });
-		started.push(bare.proc);
 		const res = await fetch(`${bare.base}/v/seed-7`);
 		expect(res.status).toBe(200);
 		expect(await res.json()).toEqual({ fixed: true });
@@ -77,7 +69,6 @@ describe("bench:api's bare gateway and its floor layers", () => {
 			DATA_DIR: dir,
 			LAYERS: "lookup,cacher,etag,metrics",
 		});
-		started.push(bare.proc);
 		const retitle = (id: string, title: string) => {
 			const h = openDatabase(dir);
 			try {
